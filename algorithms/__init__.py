@@ -1,0 +1,17 @@
+"""Algorithms the platform can run: declare one in a module of this package and it is found.
+
+See ``algorithms/prime_checker.py`` for the shape of a declaration.
+"""
+
+from algorithms.base import Algorithm, InvalidDeclaration
+from algorithms.registry import AlgorithmNotFound, Registry, load_algorithms, register, registry
+
+__all__ = [
+    "Algorithm",
+    "AlgorithmNotFound",
+    "InvalidDeclaration",
+    "Registry",
+    "load_algorithms",
+    "register",
+    "registry",
+]

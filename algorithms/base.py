@@ -1,0 +1,64 @@
+"""The declaration every algorithm makes: a name, a version, a params schema and a pure ``run``."""
+
+from __future__ import annotations
+
+import re
+from typing import Any, ClassVar
+
+from marshmallow import Schema
+
+#: Algorithm names are wire values (job records, metric labels, URLs): keep them short and plain.
+NAME_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
+#: Semantic version, as reported in every result's metadata.
+VERSION_PATTERN = re.compile(r"^\d+\.\d+\.\d+$")
+
+
+class InvalidDeclaration(TypeError):
+    """An algorithm class is missing part of its declaration; raised when its module is imported."""
+
+
+class Algorithm:
+    """Base class of algorithms.
+
+    A subclass declares ``name``, ``version``, an inner marshmallow ``Params`` schema, an ``example``
+    params dict, and implements ``run(params) -> dict`` with no I/O: the platform validates params,
+    times the call, stores the result and reports errors. The declaration is checked when the
+    subclass is created, so a mistake fails at import, not at the first request.
+    """
+
+    name: ClassVar[str]
+    version: ClassVar[str]
+    Params: ClassVar[type[Schema]]
+    #: Params that run quickly and succeed; used by docs and by the contract test of every algorithm.
+    example: ClassVar[dict[str, Any]]
+    #: Seconds a job of this algorithm may run when its submission names no ``timeout`` (optional).
+    default_timeout: ClassVar[float | None] = None
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        where = f"{cls.__module__}.{cls.__qualname__}"
+        name = cls.__dict__.get("name")
+        if not isinstance(name, str) or not NAME_PATTERN.match(name):
+            raise InvalidDeclaration(f"{where}: set `name` to a string matching {NAME_PATTERN.pattern}")
+        version = cls.__dict__.get("version")
+        if not isinstance(version, str) or not VERSION_PATTERN.match(version):
+            raise InvalidDeclaration(f"{where}: set `version` to a semantic version such as '1.0.0'")
+        params = cls.__dict__.get("Params")
+        if not (isinstance(params, type) and issubclass(params, Schema)):
+            raise InvalidDeclaration(f"{where}: declare an inner `class Params(marshmallow.Schema)`")
+        if not isinstance(cls.__dict__.get("example"), dict):
+            raise InvalidDeclaration(f"{where}: set `example` to a dict of valid params")
+        if cls.run is Algorithm.run:
+            raise InvalidDeclaration(f"{where}: implement `run(self, params) -> dict`")
+
+    def __init__(self) -> None:
+        # Schemas are safe to share between threads; build it once, not per call.
+        self.params_schema = self.Params()
+
+    def load_params(self, raw: Any) -> dict[str, Any]:
+        """Validate and convert raw params; raises ``marshmallow.ValidationError``."""
+        return self.params_schema.load(raw)
+
+    def run(self, params: dict[str, Any]) -> dict[str, Any]:
+        """Compute the result from validated params. Pure: no I/O, no shared state."""
+        raise NotImplementedError

@@ -1,0 +1,134 @@
+"""How the CLI shows things: JSON for scripts, aligned text for people, a live line while waiting."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import click
+
+from app.client import Job
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON")
+
+
+def echo_json(value: Any) -> None:
+    """``value`` (a dataclass, or a list of them) as indented JSON on stdout."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        value = dataclasses.asdict(value)
+    elif isinstance(value, list):
+        value = [dataclasses.asdict(item) if dataclasses.is_dataclass(item) else item for item in value]
+    click.echo(json.dumps(value, indent=2, default=_plain))
+
+
+def compact(value: Any) -> str:
+    return json.dumps(value, separators=(", ", ": "), default=_plain)
+
+
+def echo_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    """Columns padded to their widest cell (colours aside); the last column is never padded."""
+    cells = [[str(cell) for cell in row] for row in [headers, *rows]]
+    widths = [max(len(click.unstyle(row[i])) for row in cells) for i in range(len(headers) - 1)]
+    for number, row in enumerate(cells):
+        padded = [cell + " " * (width - len(click.unstyle(cell))) for cell, width in zip(row, widths, strict=False)]
+        line = "  ".join([*padded, row[-1]])
+        click.echo(click.style(line, bold=True) if number == 0 else line)
+
+
+def duration(job: Job) -> str:
+    if job.started_at is None:
+        return "-"
+    end = job.completed_at or datetime.now(job.started_at.tzinfo)
+    return f"{(end - job.started_at).total_seconds():.3f} s"
+
+
+def when(moment: datetime | None) -> str:
+    """In the local time zone, named: the API's times are UTC."""
+    return moment.astimezone().strftime("%Y-%m-%d %H:%M:%S %Z") if moment else "-"
+
+
+_STATUS_COLOURS = {"completed": "green", "failed": "red", "cancelled": "yellow"}
+
+
+def status(job: Job) -> str:
+    return click.style(job.status, fg=_STATUS_COLOURS.get(job.status))
+
+
+def echo_job(job: Job) -> None:
+    """The job as ``field  value`` lines, the result (or error) last."""
+    lines = [
+        ("job", job.job_id),
+        ("status", status(job) + (" (cancel requested)" if job.cancel_requested and not job.finished else "")),
+        ("algorithm", job.algorithm or "-"),
+        ("params", compact(job.params)),
+        ("created", when(job.created_at)),
+        ("started", when(job.started_at)),
+        ("finished", when(job.completed_at)),
+        ("duration", duration(job)),
+    ]
+    if job.webhook is not None:
+        lines.append(("webhook", f"{job.webhook.url} ({job.webhook.state}, {len(job.webhook.attempts)} attempts)"))
+    if job.error:
+        lines.append(("error", job.error))
+    if job.result is not None:
+        lines.append(("result", compact(job.result)))
+    for name, value in lines:
+        click.echo(f"{name:<10} {value}")
+
+
+class Progress:
+    """A line on stderr showing the job's status and the time waited, redrawn ten times a second.
+
+    On a terminal the line is redrawn in place; elsewhere (``--progress`` into a log) one line is
+    written per change of status.
+    """
+
+    def __init__(self, job_id: str) -> None:
+        self._job_id = job_id
+        self._status = "waiting"
+        self._started = time.monotonic()
+        self._live = sys.stderr.isatty()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._redraw, daemon=True)
+
+    def __enter__(self) -> Progress:
+        if self._live:
+            self._thread.start()
+        else:
+            self._line()
+        return self
+
+    def update(self, job: Job, _elapsed: float) -> None:
+        if job.status != self._status:
+            self._status = job.status
+            if not self._live:
+                self._line()
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        if self._live:
+            self._thread.join()
+            click.echo("\r\033[K", err=True, nl=False)
+
+    def _line(self) -> None:
+        elapsed = time.monotonic() - self._started
+        click.echo(f"job {self._job_id}: {self._status} ({elapsed:.1f} s)", err=True)
+
+    def _redraw(self) -> None:
+        spinner = "|/-\\"
+        tick = 0
+        while not self._stop.wait(0.1):
+            elapsed = time.monotonic() - self._started
+            text = f"{spinner[tick % 4]} job {self._job_id}: {self._status} ({elapsed:.1f} s)"
+            click.echo(f"\r\033[K{text}", err=True, nl=False)
+            tick += 1

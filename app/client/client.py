@@ -1,0 +1,220 @@
+"""Client: FunctionalScaffold from Python.
+
+from app.client import Client
+
+client = Client("http://127.0.0.1:8000")                        # or FUNCTIONALSCAFFOLD_URL
+job = client.submit("PrimeChecker", {"number": 561}, wait=30)    # finished within 30 s
+print(job.status, job.result)
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from typing import Any, TypeVar
+
+import requests
+
+from app.client.errors import UnexpectedResponse, WaitTimeout
+from app.client.models import Algorithm, Invocation, Job
+from app.client.transport import Transport
+
+#: Where the platform is, and the API key, when not given to ``Client``.
+URL_ENV, API_KEY_ENV = "FUNCTIONALSCAFFOLD_URL", "FUNCTIONALSCAFFOLD_API_KEY"
+DEFAULT_URL = "http://127.0.0.1:8000"
+#: Longest wait the server holds one request for; longer waits take several requests.
+SERVER_WAIT_SECONDS = 60.0
+#: Largest page the API serves.
+MAX_PAGE_SIZE = 100
+
+T = TypeVar("T")
+
+
+class Client:
+    """A connection to the platform: one pooled HTTP session, retries included (see ``Transport``).
+
+    Args:
+        base_url: e.g. ``http://127.0.0.1:8000``; default ``$FUNCTIONALSCAFFOLD_URL`` or that.
+        api_key: default ``$FUNCTIONALSCAFFOLD_API_KEY``; none when the API is open.
+        timeout: seconds to wait for the answer to one request (waits add the time they ask for).
+        invoke_timeout: seconds to wait for ``invoke``, which answers only once the algorithm is done.
+        retry_seconds: how long retries (of 429, 503, lost connections) may go on for one call.
+    """
+
+    def __init__(
+        self,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        *,
+        timeout: float = 30.0,
+        invoke_timeout: float = 600.0,
+        retry_seconds: float = 60.0,
+        session: requests.Session | None = None,
+    ) -> None:
+        self._http = Transport(
+            base_url or os.environ.get(URL_ENV) or DEFAULT_URL,
+            api_key if api_key is not None else os.environ.get(API_KEY_ENV),
+            timeout=timeout,
+            retry_seconds=retry_seconds,
+            session=session,
+        )
+        self.invoke_timeout = invoke_timeout
+
+    @property
+    def base_url(self) -> str:
+        return self._http.base_url
+
+    def invoke(self, algorithm: str, **params: Any) -> Invocation:
+        """Run ``algorithm`` now with ``params``; raises ``AlgorithmError`` if it fails.
+
+        Not sent again once it has reached the platform (it could run twice): a lost answer raises.
+        """
+        body = self._http.json(
+            "POST", "/invoke", json={"algorithm": algorithm, "params": params}, read_timeout=self.invoke_timeout
+        )
+        return _parse(Invocation.from_json, body)
+
+    def submit(
+        self,
+        algorithm: str,
+        params: dict[str, Any],
+        webhook: str | None = None,
+        *,
+        timeout: float | None = None,
+        wait: float | None = None,
+        idempotency_key: str | None = None,
+    ) -> Job:
+        """Queue a job; with ``wait``, return it finished if it ends within that many seconds.
+
+        Every attempt of one call carries the same ``Idempotency-Key`` (generated here unless given),
+        so a submission retried after a lost answer still makes exactly one job.
+        """
+        body: dict[str, Any] = {"algorithm": algorithm, "params": params}
+        if webhook is not None:
+            body["webhook"] = webhook
+        if timeout is not None:
+            body["timeout"] = timeout
+        headers = {"Idempotency-Key": idempotency_key or uuid.uuid4().hex}
+        held = min(wait or 0.0, SERVER_WAIT_SECONDS)
+        if held:
+            headers["Prefer"] = f"wait={held:g}"
+        started = time.monotonic()
+        data = self._http.json(
+            "POST", "/jobs", json=body, headers=headers, idempotent=True, read_timeout=self._http.timeout + held
+        )
+        job = _parse(Job.from_json, {"algorithm": algorithm, "params": params, **data})
+        remaining = (wait or 0.0) - (time.monotonic() - started)
+        if job.finished or remaining <= 0:
+            return job
+        try:
+            return self.wait(job.job_id, None if remaining == float("inf") else remaining)
+        except WaitTimeout as exc:  # not finished in time: the job as it is
+            return exc.job
+
+    def get(self, job_id: str) -> Job:
+        data = self._http.json("GET", f"/jobs/{job_id}", idempotent=True)
+        return _parse(Job.from_json, data)
+
+    def wait(
+        self,
+        job_id: str,
+        timeout: float | None = None,
+        on_progress: Callable[[Job, float], None] | None = None,
+        *,
+        interval: float = SERVER_WAIT_SECONDS,
+    ) -> Job:
+        """The job once finished; raises ``WaitTimeout`` after ``timeout`` seconds (None: no limit).
+
+        Uses the server's long poll (``?wait=``), each request held at most ``interval`` seconds;
+        when a server answers at once instead, falls back to polling with backoff.
+        ``on_progress(job, elapsed)`` is called after each answer.
+        """
+        started = time.monotonic()
+        longest = min(interval, SERVER_WAIT_SECONDS)
+        pause = 0.1
+        while True:
+            elapsed = time.monotonic() - started
+            hold = longest if timeout is None else max(0.0, min(longest, timeout - elapsed))
+            asked = time.monotonic()
+            data = self._http.json(
+                "GET",
+                f"/jobs/{job_id}",
+                params={"wait": f"{hold:g}"},
+                idempotent=True,
+                read_timeout=self._http.timeout + hold,
+            )
+            job = _parse(Job.from_json, data)
+            elapsed = time.monotonic() - started
+            if on_progress:
+                on_progress(job, elapsed)
+            if job.finished:
+                return job
+            if timeout is not None and elapsed >= timeout:
+                raise WaitTimeout(job, timeout)
+            if time.monotonic() - asked < hold / 2:  # not held by the server: poll, backing off
+                time.sleep(min(pause, hold))
+                pause = min(pause * 2, 2.0)
+
+    def list(
+        self,
+        *,
+        status: str | None = None,
+        algorithm: str | None = None,
+        created_after: datetime | None = None,
+        created_before: datetime | None = None,
+        page_size: int = MAX_PAGE_SIZE,
+    ) -> Iterator[Job]:
+        """Every job of this API key matching the filters, newest first, fetched a page at a time.
+
+        Naive datetimes are taken as local time.
+        """
+        params: dict[str, Any] = {"limit": max(1, min(page_size, MAX_PAGE_SIZE))}
+        for name, value in (("status", status), ("algorithm", algorithm)):
+            if value is not None:
+                params[name] = value
+        for name, moment in (("created_after", created_after), ("created_before", created_before)):
+            if moment is not None:
+                params[name] = moment.astimezone().isoformat()
+        while True:
+            page = self._http.json("GET", "/jobs", params=params, idempotent=True)
+            yield from _parse(Job.page_from_json, page)
+            if not page.get("next_cursor"):
+                return
+            params["cursor"] = page["next_cursor"]
+
+    def cancel(self, job_id: str) -> Job:
+        """Cancel a pending job, or ask a running one to stop; ``JobAlreadyFinished`` if it has ended.
+
+        Not sent again once it has reached the platform: a retry of a cancel that worked would
+        answer ``JobAlreadyFinished``.
+        """
+        data = self._http.json("POST", f"/jobs/{job_id}/cancel")
+        return _parse(Job.from_json, data)
+
+    def redeliver_webhook(self, job_id: str) -> Job:
+        """Send a finished job's webhook again. Not sent again after a lost answer (it would send twice)."""
+        data = self._http.json("POST", f"/jobs/{job_id}/webhook/redeliver")
+        return _parse(Job.from_json, data)
+
+    def algorithms(self) -> list[Algorithm]:
+        return _parse(Algorithm.list_from_json, self._http.json("GET", "/algorithms", idempotent=True))
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+
+def _parse(build: Callable[[Any], T], data: Any) -> T:
+    """``build(data)``, with an answer missing what the platform always sends reported as such."""
+    try:
+        return build(data)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise UnexpectedResponse(f"the answer does not look like the platform's ({exc!r})") from None

@@ -1,0 +1,136 @@
+"""What the client returns: jobs, invocations and algorithms, as dataclasses."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+#: Statuses after which a job does not change any more.
+FINISHED = ("completed", "failed", "cancelled")
+
+
+def _time(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+@dataclass(frozen=True)
+class WebhookAttempt:
+    series: int
+    number: int
+    at: datetime | None
+    duration: float
+    status_code: int | None
+    error: str | None
+
+
+@dataclass(frozen=True)
+class Webhook:
+    url: str
+    id: str
+    state: str
+    reason: str | None
+    attempts: tuple[WebhookAttempt, ...]
+
+
+@dataclass(frozen=True)
+class Job:
+    job_id: str
+    status: str
+    algorithm: str | None = None
+    params: dict[str, Any] | None = None
+    created_at: datetime | None = None
+    started_at: datetime | None = None
+    completed_at: datetime | None = None
+    expires_at: datetime | None = None
+    attempts: int = 0
+    result: dict[str, Any] | None = None
+    error: str | None = None
+    metadata: dict[str, Any] | None = None
+    timeout: float | None = None
+    cancel_requested: bool = False
+    webhook: Webhook | None = None
+
+    @property
+    def finished(self) -> bool:
+        return self.status in FINISHED
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Job:
+        webhook = data.get("webhook")
+        return cls(
+            job_id=data["job_id"],
+            status=data["status"],
+            algorithm=data.get("algorithm"),
+            params=data.get("params"),
+            created_at=_time(data.get("created_at")),
+            started_at=_time(data.get("started_at")),
+            completed_at=_time(data.get("completed_at")),
+            expires_at=_time(data.get("expires_at")),
+            attempts=data.get("attempts", 0),
+            result=data.get("result"),
+            error=data.get("error"),
+            metadata=data.get("metadata"),
+            timeout=data.get("timeout"),
+            cancel_requested=data.get("cancel_requested", False),
+            webhook=None
+            if not webhook
+            else Webhook(
+                url=webhook["url"],
+                id=webhook["id"],
+                state=webhook["state"],
+                reason=webhook.get("reason"),
+                attempts=tuple(
+                    WebhookAttempt(
+                        a["series"],
+                        a["number"],
+                        _time(a.get("at")),
+                        a["duration"],
+                        a.get("status_code"),
+                        a.get("error"),
+                    )
+                    for a in webhook.get("attempts", [])
+                ),
+            ),
+        )
+
+    @classmethod
+    def page_from_json(cls, page: dict[str, Any]) -> list[Job]:
+        return [cls.from_json(job) for job in page["jobs"]]
+
+
+@dataclass(frozen=True)
+class Invocation:
+    """The answer of ``invoke``: the algorithm's result and how it ran."""
+
+    request_id: str
+    result: dict[str, Any]
+    metadata: dict[str, Any]
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Invocation:
+        return cls(data["request_id"], data["result"], data["metadata"])
+
+
+@dataclass(frozen=True)
+class Algorithm:
+    name: str
+    version: str
+    description: str
+    params_schema: dict[str, Any]
+    example: dict[str, Any]
+    default_timeout: float | None = None
+
+    @classmethod
+    def list_from_json(cls, data: list[dict[str, Any]]) -> list[Algorithm]:
+        return [
+            cls(
+                a["name"],
+                a["version"],
+                a.get("description", ""),
+                a["params_schema"],
+                a.get("example", {}),
+                a.get("default_timeout"),
+            )
+            for a in data
+        ]

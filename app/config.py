@@ -1,0 +1,179 @@
+"""Configuration from environment variables, with every default in one place.
+
+The web app, the workers and the CLI all read the same ``Config``; README's configuration table
+lists these variables.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+
+from limits import parse_many
+
+#: Used when REDIS_URL is unset (the dev command starts an embedded Redis and sets REDIS_URL instead).
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+class ConfigError(ValueError):
+    """An environment variable has a value the platform cannot use."""
+
+
+def _cpu_count() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+@dataclass(frozen=True)
+class Config:
+    """Settings of one process. Field names are the environment variables, lowercased."""
+
+    redis_url: str = DEFAULT_REDIS_URL
+    #: Prefix of every Redis key the platform writes, so several deployments can share one Redis.
+    redis_namespace: str = "fs"
+    #: Seconds a Redis command may take before the request fails with 503.
+    redis_timeout_seconds: float = 1.0
+    #: How long a job record (and so its result) is kept after creation.
+    job_ttl_seconds: int = 7 * 24 * 3600
+    #: Runs of one job before it is failed: a job whose worker keeps dying does not loop forever.
+    job_max_attempts: int = 3
+    #: Seconds a job may run when neither its submission nor its algorithm says otherwise.
+    job_timeout_default_seconds: float = 600.0
+    #: Largest ``timeout`` a submission may ask for.
+    job_timeout_max_seconds: float = 3600.0
+    #: API keys (comma-separated) for simple deployments; keys can also be created with the CLI.
+    api_keys: tuple[str, ...] = ()
+    #: Requests allowed per key (per client address when the API is open), e.g. ``100/minute``.
+    rate_limit: str = ""
+    #: Requests of one web process that may wait (``?wait=``, ``Prefer: wait``) at once; more answer at once.
+    wait_max_waiters: int = 128
+    #: Largest accepted request body; larger bodies get 413.
+    max_body_bytes: int = 1024 * 1024
+    webhook_timeout_seconds: float = 10.0
+    #: Seconds between a failed delivery attempt and the next one; one retry per entry.
+    webhook_retry_delays: tuple[float, ...] = (1.0, 5.0, 15.0)
+    #: Signing secret of webhooks (``whsec_`` + base64); generated and kept in Redis when unset.
+    webhook_secret: str = ""
+    #: The secret being replaced: while set, deliveries carry both signatures.
+    webhook_secret_previous: str = ""
+    #: Lets webhooks reach loopback and private addresses; for development only.
+    webhook_allow_private_networks: bool = False
+    #: Processes and threads that run algorithms (jobs queue).
+    worker_processes: int = field(default_factory=_cpu_count)
+    worker_threads: int = 8
+    #: Processes and threads that deliver webhooks, apart from those that run algorithms.
+    webhook_worker_processes: int = 1
+    webhook_worker_threads: int = 64
+    #: Longest an idle worker blocks on the queue's wake-up list before fetching anyway. New jobs wake
+    #: it at once; this bounds only how soon it sees jobs requeued from a crashed worker.
+    worker_poll_ms: int = 500
+    #: A worker silent this long is presumed dead and its unfinished messages are run again.
+    worker_heartbeat_timeout_seconds: float = 15.0
+    #: Seconds a stopping worker waits for running jobs before it gives up on them.
+    worker_shutdown_timeout_seconds: float = 30.0
+    #: Seconds between two writes of locally counted job metrics to Redis.
+    metrics_flush_seconds: float = 1.0
+    log_level: str = "INFO"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Config:
+        """Read every field from ``environ`` (default ``os.environ``); ``overrides`` win."""
+        environ = os.environ if environ is None else environ
+        values: dict[str, object] = {}
+        for f in fields(cls):
+            raw = environ.get(f.name.upper())
+            if raw is not None and raw.strip() != "":
+                values[f.name] = _parse(f.name.upper(), raw.strip(), f.type)
+        values.update(overrides)
+        config = cls(**values)
+        config.validate()
+        return config
+
+    def validate(self) -> None:
+        positive = {
+            "job_ttl_seconds": self.job_ttl_seconds,
+            "job_max_attempts": self.job_max_attempts,
+            "job_timeout_default_seconds": self.job_timeout_default_seconds,
+            "job_timeout_max_seconds": self.job_timeout_max_seconds,
+            "wait_max_waiters": self.wait_max_waiters,
+            "max_body_bytes": self.max_body_bytes,
+            "redis_timeout_seconds": self.redis_timeout_seconds,
+            "webhook_timeout_seconds": self.webhook_timeout_seconds,
+            "worker_processes": self.worker_processes,
+            "worker_threads": self.worker_threads,
+            "webhook_worker_threads": self.webhook_worker_threads,
+            "worker_poll_ms": self.worker_poll_ms,
+            "worker_heartbeat_timeout_seconds": self.worker_heartbeat_timeout_seconds,
+            "metrics_flush_seconds": self.metrics_flush_seconds,
+        }
+        for name, value in positive.items():
+            if value <= 0:
+                raise ConfigError(f"{name.upper()} must be positive, got {value!r}")
+        if self.webhook_worker_processes < 0:
+            raise ConfigError("WEBHOOK_WORKER_PROCESSES must be 0 or more")
+        if any(d < 0 for d in self.webhook_retry_delays):
+            raise ConfigError("WEBHOOK_RETRY_DELAYS must be non-negative seconds")
+        for name, secret in (
+            ("WEBHOOK_SECRET", self.webhook_secret),
+            ("WEBHOOK_SECRET_PREVIOUS", self.webhook_secret_previous),
+        ):
+            if secret:
+                _check_secret(name, secret)
+        if self.webhook_secret_previous and not self.webhook_secret:
+            raise ConfigError("WEBHOOK_SECRET_PREVIOUS is set without WEBHOOK_SECRET")
+        if self.worker_poll_ms >= self.redis_timeout_seconds * 1000:
+            # The wait is a blocking Redis command: it must end before the socket times out.
+            raise ConfigError("WORKER_POLL_MS must be below REDIS_TIMEOUT_SECONDS (in ms)")
+        if self.job_timeout_default_seconds > self.job_timeout_max_seconds:
+            raise ConfigError("JOB_TIMEOUT_DEFAULT_SECONDS is above JOB_TIMEOUT_MAX_SECONDS")
+        if self.rate_limit:
+            try:
+                parse_many(self.rate_limit)
+            except ValueError:
+                raise ConfigError(f"RATE_LIMIT={self.rate_limit!r} is not a limit such as 100/minute") from None
+        if not self.redis_url.startswith(("redis://", "rediss://", "unix://")):
+            raise ConfigError("REDIS_URL must start with redis://, rediss:// or unix://")
+
+
+#: Prefix of a webhook signing secret (Standard Webhooks); the rest is base64 of the key.
+SECRET_PREFIX = "whsec_"
+#: Fewest key bytes accepted in a configured secret.
+MIN_SECRET_BYTES = 16
+
+
+def _check_secret(name: str, secret: str) -> None:
+    try:
+        key = base64.b64decode(secret.removeprefix(SECRET_PREFIX), validate=True)
+    except binascii.Error:
+        key = b""
+    if not secret.startswith(SECRET_PREFIX) or len(key) < MIN_SECRET_BYTES:
+        raise ConfigError(f"{name} must be {SECRET_PREFIX!r} followed by base64 of at least {MIN_SECRET_BYTES} bytes")
+
+
+def _parse(name: str, raw: str, kind: object) -> object:
+    # Annotations are strings here (``from __future__ import annotations``).
+    try:
+        if kind == "int":
+            return int(raw)
+        if kind == "float":
+            return float(raw)
+        if kind == "bool":
+            return _parse_bool(raw)
+        if kind == "tuple[float, ...]":
+            return tuple(float(part) for part in raw.split(",") if part.strip())
+        if kind == "tuple[str, ...]":
+            return tuple(part.strip() for part in raw.split(",") if part.strip())
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a valid {kind}") from None
+    return raw
+
+
+def _parse_bool(raw: str) -> bool:
+    lowered = raw.lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(raw)

@@ -1,0 +1,59 @@
+"""``create_app()``: the Flask app, from its configuration (gunicorn serves ``app:create_app()``)."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from app import __version__, auth, docs, http_metrics, rate_limits, request_id
+from app.api import Api
+from app.config import Config
+from app.routes import EXTENSION_KEY, algorithms, health, invoke, jobs
+from app.versioning import VersionPrefix
+from app.wiring import Services, build_services
+
+
+def create_app(config: Config | None = None, services: Services | None = None) -> Flask:
+    """Build the Flask app from ``config`` (default: the environment).
+
+    Nothing here talks to Redis, so the app starts (and /healthz answers) while Redis is down.
+    """
+    config = config or Config.from_env()
+    app = Flask(__name__)
+    app.config.update(
+        MAX_CONTENT_LENGTH=config.max_body_bytes,
+        API_TITLE="FunctionalScaffold",
+        API_VERSION=__version__,
+        OPENAPI_VERSION="3.0.3",
+        API_SPEC_OPTIONS={
+            "info": {
+                "description": "Run registered algorithms now (`/invoke`) or as queued jobs "
+                "(`/jobs`) with webhooks. Every path is also served under `/v1`."
+            },
+            "servers": [
+                {"url": "/v1", "description": "version 1"},
+                {"url": "/", "description": "unversioned (same as /v1)"},
+            ],
+            # Needed only when API keys are configured; /healthz, /readyz, /metrics and the docs never.
+            "security": [{"apiKey": []}],
+        },
+        **docs.docs_config(),
+    )
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.extensions[EXTENSION_KEY] = services or build_services(config)
+
+    request_id.init_app(app)
+    http_metrics.init_app(app)
+    auth.identify(app)
+    rate_limits.init_app(app, config)
+    auth.enforce(app)
+    api = Api(app)
+    for blueprint in (invoke.blp, jobs.blp, algorithms.blp, health.blp):
+        api.register_blueprint(blueprint)
+    api.spec.components.security_scheme(
+        "apiKey", {"type": "http", "scheme": "bearer", "description": "An API key: Authorization: Bearer <key>"}
+    )
+    for algorithm in app.extensions[EXTENSION_KEY].catalog:
+        api.spec.components.schema(f"{algorithm.name}Params", schema=algorithm.Params)
+    docs.init_app(app)
+    app.wsgi_app = VersionPrefix(app.wsgi_app)  # type: ignore[method-assign]
+    return app

@@ -1,0 +1,91 @@
+"""Every metric of the API reference, defined once, with its exact name and labels.
+
+Two kinds, by where they are counted:
+- HTTP metrics, counted by each web process with ``prometheus_client`` (multiprocess mode under
+  gunicorn, so all gunicorn workers add up);
+- job, algorithm and webhook metrics, counted wherever the event happens (web or worker, any host)
+  and kept as running totals in Redis by ``app.shared_metrics.SharedMetrics``, so any web process
+  exports the cluster's totals.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client.core import GaugeMetricFamily, Metric
+
+from app.errors import StorageUnavailable
+
+HTTP_REQUESTS = Counter("http_requests_total", "HTTP requests", ["method", "endpoint", "status"])
+HTTP_REQUEST_DURATION = Histogram("http_request_duration_seconds", "HTTP request latency", ["method", "endpoint"])
+HTTP_REQUESTS_IN_PROGRESS = Gauge(
+    "http_requests_in_progress", "HTTP requests being served", multiprocess_mode="livesum"
+)
+
+#: Buckets (seconds) of the shared duration histograms: algorithms run from microseconds to a minute.
+DURATION_BUCKETS = (0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+
+
+@dataclass(frozen=True)
+class Family:
+    """A metric counted across processes: its name, type, help text and label names."""
+
+    name: str
+    kind: str  # "counter" or "histogram"
+    help: str
+    labels: tuple[str, ...]
+    buckets: tuple[float, ...] = ()
+
+
+ALGORITHM_EXECUTIONS = Family("algorithm_executions_total", "counter", "Algorithm executions", ("algorithm", "status"))
+ALGORITHM_DURATION = Family(
+    "algorithm_execution_duration_seconds",
+    "histogram",
+    "Algorithm execution time",
+    ("algorithm",),
+    DURATION_BUCKETS,
+)
+JOBS_CREATED = Family("jobs_created_total", "counter", "Asynchronous jobs created", ("algorithm",))
+JOBS_COMPLETED = Family("jobs_completed_total", "counter", "Asynchronous jobs finished", ("algorithm", "status"))
+JOB_DURATION = Family(
+    "job_execution_duration_seconds",
+    "histogram",
+    "Asynchronous job execution time",
+    ("algorithm",),
+    DURATION_BUCKETS,
+)
+WEBHOOK_DELIVERIES = Family("webhook_deliveries_total", "counter", "Webhook delivery attempts by outcome", ("status",))
+WEBHOOK_DURATION = Family(
+    "webhook_delivery_duration_seconds",
+    "histogram",
+    "Time of one webhook delivery attempt",
+    (),
+    (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 15.0),
+)
+SHARED_FAMILIES = (
+    ALGORITHM_EXECUTIONS,
+    ALGORITHM_DURATION,
+    JOBS_CREATED,
+    JOBS_COMPLETED,
+    JOB_DURATION,
+    WEBHOOK_DELIVERIES,
+    WEBHOOK_DURATION,
+)
+
+
+class WaitingWebhooks:
+    """Collector of ``webhook_deliveries_waiting``: attempts scheduled for later, read at each scrape."""
+
+    def __init__(self, count: Callable[[], int]) -> None:
+        self._count = count
+
+    def collect(self) -> Iterator[Metric]:
+        try:
+            value = self._count()
+        except StorageUnavailable:
+            return
+        yield GaugeMetricFamily(
+            "webhook_deliveries_waiting", "Webhook attempts waiting for their retry time", value=value
+        )

@@ -1,0 +1,51 @@
+"""Rate limits per API key (per client address when the API is open), shared through Redis.
+
+Flask-Limiter does the counting and the ``X-RateLimit-*`` headers; over the limit it raises a 429,
+which ``app.error_handlers`` renders as RATE_LIMIT_EXCEEDED with ``Retry-After``. When Redis does
+not answer, requests are let through (the job endpoints then answer 503 on their own).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, Response, request
+from flask_limiter import Limiter
+
+from app.auth import current_principal, is_public
+from app.config import Config
+from app.services.auth import ANONYMOUS
+
+log = logging.getLogger(__name__)
+
+
+def _limit_key() -> str:
+    principal = current_principal()
+    return f"address:{request.remote_addr}" if principal is ANONYMOUS else f"key:{principal.id}"
+
+
+def init_app(app: Flask, config: Config) -> Limiter | None:
+    if not config.rate_limit:
+        return None
+
+    @app.after_request
+    def _retry_after_only_when_limited(response: Response) -> Response:
+        # Runs after Flask-Limiter's header hook (registered later), which sets Retry-After everywhere.
+        if response.status_code != 429:
+            response.headers.pop("Retry-After", None)
+        return response
+
+    timeout = config.redis_timeout_seconds
+    return Limiter(
+        _limit_key,
+        app=app,
+        # One budget per caller across every endpoint (Flask-Limiter's default limits are per route).
+        application_limits=[config.rate_limit],
+        application_limits_exempt_when=is_public,
+        storage_uri=config.redis_url,
+        storage_options={"socket_timeout": timeout, "socket_connect_timeout": timeout},
+        strategy="fixed-window",
+        headers_enabled=True,
+        swallow_errors=True,
+        key_prefix=f"{config.redis_namespace}:rate",
+    )

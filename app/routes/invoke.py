@@ -1,0 +1,38 @@
+"""POST /invoke."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from app.api import RATE_LIMIT_HEADERS, Blueprint
+from app.request_id import current_request_id
+from app.routes import services
+from app.schemas.invoke import InvokeRequestSchema, InvokeResponseSchema
+
+blp = Blueprint("invoke", __name__, description="Run an algorithm and wait for its result")
+
+
+@blp.route("/invoke", methods=["POST"])
+@blp.arguments(
+    InvokeRequestSchema,
+    examples={
+        "short form (PrimeChecker)": {"value": {"number": 17}},
+        "general form": {"value": {"algorithm": "PrimeChecker", "params": {"number": 561}}},
+    },
+)
+@blp.response(200, InvokeResponseSchema, headers=RATE_LIMIT_HEADERS)
+@blp.errors(400, 401, 404, 413, 415, 429, 500)
+def invoke(body: dict[str, Any]) -> dict[str, Any]:
+    """Run an algorithm synchronously
+
+    Send `{"algorithm": name, "params": {...}}`, or the params alone (`{"number": 17}`), which
+    PrimeChecker runs. Params are validated against the algorithm's schema first (400
+    VALIDATION_ERROR naming the field); an exception in the algorithm is 500 ALGORITHM_ERROR.
+    """
+    execution = services().invocation.invoke(body["algorithm"], body["params"], body["params_path"])
+    return {
+        "request_id": current_request_id(),
+        "status": "success",
+        "result": execution.result,
+        "metadata": execution.metadata,
+    }

@@ -1,0 +1,34 @@
+"""Fields the contract needs that marshmallow lacks."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from marshmallow import ValidationError, fields
+
+
+class Timestamp(fields.Field):
+    """Unix seconds, shown as ISO 8601 in UTC with an explicit offset and milliseconds."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("metadata", {})
+        kwargs["metadata"] = {"type": "string", "format": "date-time", **kwargs["metadata"]}
+        super().__init__(**kwargs)
+
+    def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> str | None:
+        if value is None:
+            return None
+        return datetime.fromtimestamp(value, timezone.utc).isoformat(timespec="milliseconds")
+
+
+class Seconds(fields.Float):
+    """A JSON number of seconds, above zero; bools and strings are refused rather than coerced."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ValidationError("must be a number of seconds")
+        seconds = super()._deserialize(value, attr, data, **kwargs)
+        if not seconds > 0:
+            raise ValidationError("must be above 0")
+        return seconds

@@ -1,0 +1,59 @@
+"""Query strings and headers of the job endpoints, and the page of a listing."""
+
+from __future__ import annotations
+
+from marshmallow import Schema, ValidationError, fields, validate
+
+from app.models import JobStatus
+from app.schemas.jobs import JobSchema
+from app.services.waiting import MAX_WAIT_SECONDS
+
+#: Largest page of a listing, and the page size when none is asked for.
+MAX_PAGE, DEFAULT_PAGE = 100, 20
+
+
+def _printable_ascii(value: str) -> None:
+    if not value.isascii() or not value.isprintable():
+        raise ValidationError("must be printable ASCII")
+
+
+class WaitQuerySchema(Schema):
+    wait = fields.Float(
+        load_default=0.0,
+        validate=validate.Range(min=0, max=MAX_WAIT_SECONDS),
+        metadata={
+            "description": f"Seconds (at most {MAX_WAIT_SECONDS:g}) to hold the answer until the job "
+            "finishes; then it answers as it is"
+        },
+    )
+
+
+class JobListQuerySchema(Schema):
+    limit = fields.Integer(load_default=DEFAULT_PAGE, validate=validate.Range(min=1, max=MAX_PAGE))
+    cursor = fields.String(metadata={"description": "next_cursor of the previous page"})
+    status = fields.Enum(JobStatus, by_value=True)
+    algorithm = fields.String(validate=validate.Length(min=1, max=64))
+    created_after = fields.AwareDateTime(metadata={"description": "ISO 8601 with a UTC offset; exclusive"})
+    created_before = fields.AwareDateTime(metadata={"description": "ISO 8601 with a UTC offset; exclusive"})
+
+
+class JobPageSchema(Schema):
+    jobs = fields.List(fields.Nested(JobSchema), required=True, metadata={"description": "Newest first"})
+    next_cursor = fields.String(
+        allow_none=True, metadata={"description": "Pass as cursor for the next page; null on the last one"}
+    )
+
+
+class JobCreateHeadersSchema(Schema):
+    idempotency_key = fields.String(
+        data_key="Idempotency-Key",
+        validate=[validate.Length(min=1, max=255), _printable_ascii],
+        metadata={"description": "Retrying with the same key and body returns the first job instead of a new one"},
+    )
+    prefer = fields.String(
+        data_key="Prefer",
+        metadata={
+            "description": f"wait=N: answer 200 with the finished job if it ends within N seconds "
+            f"(at most {MAX_WAIT_SECONDS:g}), else 202 as usual"
+        },
+    )

@@ -1,0 +1,110 @@
+"""POST /jobs and GET /jobs/{job_id}: request and responses."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from marshmallow import Schema, ValidationError, fields, validate
+
+from app.models import JobStatus, WebhookState
+from app.schemas.fields import Seconds, Timestamp
+from app.schemas.invoke import MetadataSchema
+from app.services.webhooks import redact_url
+
+#: Longest accepted webhook URL.
+MAX_WEBHOOK_URL_CHARS = 2048
+
+
+def _http_url(value: str) -> None:
+    if not value.isascii() or any(ord(c) < 33 or ord(c) == 127 for c in value):
+        raise ValidationError(
+            "must be a valid http or https URL in ASCII: no spaces or control characters; percent-encode the "
+            "path and write the host name in its xn-- form"
+        )
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises ValueError on a malformed port
+    except ValueError:
+        raise ValidationError("must be a valid http or https URL") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValidationError("must be a valid http or https URL")
+
+
+class JobCreateSchema(Schema):
+    algorithm = fields.String(
+        required=True, validate=validate.Length(min=1, max=64), metadata={"example": "PrimeChecker"}
+    )
+    params = fields.Dict(
+        required=True,
+        metadata={"description": "The algorithm's params (see its schema)", "example": {"number": 17}},
+    )
+    webhook = fields.String(
+        load_default=None,
+        allow_none=True,
+        validate=[validate.Length(max=MAX_WEBHOOK_URL_CHARS), _http_url],
+        metadata={
+            "description": "URL (http or https) to POST the result to when the job ends",
+            "format": "uri",
+            "example": "https://example.com/callback",
+        },
+    )
+    timeout = Seconds(
+        load_default=None,
+        allow_none=True,
+        metadata={
+            "description": "Seconds the job may run before it is stopped and fails with TIMEOUT "
+            "(default: the algorithm's, else JOB_TIMEOUT_DEFAULT_SECONDS; at most JOB_TIMEOUT_MAX_SECONDS)",
+            "example": 30,
+        },
+    )
+
+
+class JobCreatedSchema(Schema):
+    job_id = fields.String(required=True, metadata={"example": "a1b2c3d4e5f6"})
+    status = fields.Enum(JobStatus, by_value=True, required=True)
+    message = fields.String(required=True, metadata={"example": "Job created"})
+    created_at = Timestamp(required=True)
+
+
+class WebhookAttemptSchema(Schema):
+    series = fields.Integer(metadata={"description": "1, then one more per redelivery"})
+    number = fields.Integer(metadata={"description": "Attempt within the series, from 1"})
+    at = Timestamp(metadata={"description": "When the attempt started"})
+    duration = fields.Float(metadata={"description": "Seconds"})
+    status_code = fields.Integer(allow_none=True, metadata={"description": "The receiver's HTTP status"})
+    error = fields.String(
+        allow_none=True,
+        metadata={
+            "description": "When no answer came: timeout, connection_refused, connection_error, dns, tls, "
+            "forbidden_address"
+        },
+    )
+
+
+class WebhookSchema(Schema):
+    url = fields.Function(
+        lambda webhook: redact_url(webhook.url),
+        metadata={"description": "The webhook URL, credentials and query string hidden", "type": "string"},
+    )
+    id = fields.String(metadata={"description": "The webhook-id header: the same on every attempt"})
+    state = fields.Enum(WebhookState, by_value=True)
+    reason = fields.String(allow_none=True, metadata={"description": "Why delivery failed"})
+    attempts = fields.List(fields.Nested(WebhookAttemptSchema))
+
+
+class JobSchema(Schema):
+    job_id = fields.String(required=True, metadata={"example": "a1b2c3d4e5f6"})
+    status = fields.Enum(JobStatus, by_value=True, required=True)
+    algorithm = fields.String(required=True, metadata={"example": "PrimeChecker"})
+    params = fields.Dict(metadata={"description": "The params the job was submitted with"})
+    created_at = Timestamp(required=True)
+    started_at = Timestamp(allow_none=True, metadata={"description": "Start of the latest run"})
+    completed_at = Timestamp(allow_none=True)
+    expires_at = Timestamp(required=True, metadata={"description": "When the job and its result are deleted"})
+    attempts = fields.Integer(metadata={"description": "Runs so far (a run cut short by a crash is repeated)"})
+    result = fields.Dict(allow_none=True)
+    error = fields.String(allow_none=True, metadata={"example": None})
+    metadata = fields.Nested(MetadataSchema, allow_none=True)
+    timeout = fields.Float(metadata={"description": "Seconds the job may run"})
+    cancel_requested = fields.Boolean(metadata={"description": "A cancellation was asked while it ran"})
+    webhook = fields.Nested(WebhookSchema, allow_none=True, metadata={"description": "Delivery log, when any"})

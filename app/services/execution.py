@@ -1,0 +1,77 @@
+"""Running one algorithm call, and counting it: the same for ``/invoke`` and for jobs.
+
+``run_algorithm`` needs nothing but the algorithm, so it also runs inside the worker's executor
+processes; ``account`` then counts the outcome in the parent.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import algorithms
+from app.errors import AlgorithmFailed
+from app.metrics import ALGORITHM_DURATION, ALGORITHM_EXECUTIONS
+from app.shared_metrics import SharedMetrics
+
+log = logging.getLogger(__name__)
+
+COMPLETED, FAILED, TIMEOUT, CANCELLED = "completed", "failed", "timeout", "cancelled"
+
+
+@dataclass(frozen=True)
+class Run:
+    """What one call came to: ``completed`` with a result, ``failed`` with an error, ``timeout`` or
+    ``cancelled`` (the last two when it had to be stopped)."""
+
+    outcome: str
+    result: dict[str, Any] | None = None
+    error: str | None = None
+    elapsed: float = 0.0
+
+
+@dataclass(frozen=True)
+class Execution:
+    result: dict[str, Any]
+    #: ``{algorithm, version, elapsed_time}``, as the API reference shows it.
+    metadata: dict[str, Any]
+
+
+def run_algorithm(algorithm: algorithms.Algorithm, params: dict[str, Any]) -> Run:
+    """Call ``algorithm.run(params)``; whatever it raises becomes a ``failed`` run with its message."""
+    started = time.perf_counter()
+    try:
+        result = algorithm.run(params)
+        _check_result(result)
+    except Exception as exc:
+        log.warning("algorithm %s failed", algorithm.name, exc_info=True)
+        return Run(FAILED, error=f"{type(exc).__name__}: {exc}", elapsed=time.perf_counter() - started)
+    return Run(COMPLETED, result=result, elapsed=time.perf_counter() - started)
+
+
+def account(metrics: SharedMetrics, algorithm: algorithms.Algorithm, run: Run) -> dict[str, Any]:
+    """Count a run in the algorithm metrics; returns its metadata."""
+    if run.outcome in (COMPLETED, FAILED):
+        status = "success" if run.outcome == COMPLETED else "error"
+        metrics.inc(ALGORITHM_EXECUTIONS, algorithm=algorithm.name, status=status)
+        metrics.observe(ALGORITHM_DURATION, run.elapsed, algorithm=algorithm.name)
+    return {"algorithm": algorithm.name, "version": algorithm.version, "elapsed_time": round(run.elapsed, 6)}
+
+
+def execute(algorithm: algorithms.Algorithm, params: dict[str, Any], metrics: SharedMetrics) -> Execution:
+    """Run now, in this thread, and count it; raises ``ALGORITHM_ERROR`` when the algorithm fails."""
+    run = run_algorithm(algorithm, params)
+    metadata = account(metrics, algorithm, run)
+    if run.outcome != COMPLETED:
+        raise AlgorithmFailed(run.error)
+    return Execution(run.result, metadata)
+
+
+def _check_result(result: Any) -> None:
+    if not isinstance(result, dict):
+        raise TypeError(f"run() must return a dict, not {type(result).__name__}")
+    # Fail here, with the algorithm named, rather than later in storage or in the response.
+    json.dumps(result, allow_nan=False)

@@ -1,0 +1,228 @@
+"""JobStore: job records in Redis and their indexes, changed atomically (``job_scripts``).
+
+A job is a hash of its state in short fields (status, times, attempts and, when it has a webhook,
+the webhook's id, state, reason and series), beside two JSON strings: its input (params, request
+id, webhook url), written once, and its output (result and metadata, or error), written when it
+finishes. Short values keep the hash in Redis's compact encoding: a finished PrimeChecker job takes
+about 650 bytes instead of 1.4 KB. The webhook's attempt log is a list beside them
+(``app.storage.webhooks`` writes it and the webhook fields). Four
+sorted sets per owner index the jobs by creation time, for listing: all of them, by status, by
+algorithm, by both; every status change moves the job between them in the same script. Every
+change that finishes a job also queues its webhook and announces it on a channel, for requests
+that wait. The scripts reach index keys from a prefix: this layout assumes one Redis, not a cluster.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import redis
+
+from app.errors import JobNotFound
+from app.models import Job, JobStatus
+from app.storage import job_scripts
+from app.storage.job_records import decode, encode_input, encode_state, pairs
+from app.storage.keys import Keys
+from app.storage.queue import WAKEUP_TOKENS, QueuedMessage, Receipt
+from app.storage.redis import translate_errors
+
+
+@dataclass(frozen=True)
+class Created:
+    """What ``create`` did: 'created', 'replay' or 'conflict' (``job_id`` of the earlier job then)."""
+
+    outcome: str
+    job_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Page:
+    jobs: list[Job]
+    #: Where the next page starts (created_at, job id of the last entry read); None after the last page.
+    next_after: tuple[float, str] | None
+
+
+class JobStore:
+    """The only code that knows job hash fields, indexes and TTLs."""
+
+    def __init__(self, client: redis.Redis, keys: Keys) -> None:
+        self._client = client
+        self._keys = keys
+        self._create = client.register_script(job_scripts.CREATE)
+        self._get = client.register_script(job_scripts.GET)
+        self._start = client.register_script(job_scripts.START)
+        self._finish = client.register_script(job_scripts.FINISH)
+        self._cancel = client.register_script(job_scripts.CANCEL)
+        self._page = client.register_script(job_scripts.PAGE)
+
+    @translate_errors
+    def create(
+        self,
+        job: Job,
+        ttl_seconds: int,
+        message: QueuedMessage,
+        idempotency_digest: str | None = None,
+        fingerprint: str = "",
+    ) -> Created | None:
+        """Store a new job with its TTL, index it and queue its ``message``, atomically; None when the
+        id is taken (nothing written).
+
+        With an idempotency key, an earlier job made under it wins: the same request replays it,
+        another one conflicts with it (nothing is queued then).
+        """
+        idempotency = self._keys.idempotency(job.owner, idempotency_digest) if idempotency_digest else ""
+        answer = self._create(
+            keys=[
+                self._keys.job(job.job_id),
+                self._keys.job_input(job.job_id),
+                message.queue,
+                message.messages,
+                message.wakeup,
+            ],
+            args=[
+                ttl_seconds,
+                self._keys.job_index_prefix,
+                job.job_id,
+                idempotency,
+                fingerprint,
+                self._keys.job(""),
+                message.message_id,
+                message.data,
+                WAKEUP_TOKENS,
+                encode_input(job),
+                *encode_state(job),
+            ],
+        )
+        outcome = answer[0].decode()
+        if outcome == "taken":
+            return None
+        return Created(outcome, answer[1].decode() if len(answer) > 1 else job.job_id)
+
+    @translate_errors
+    def get(self, job_id: str) -> Job:
+        """The job with its webhook log, in one round trip."""
+        keys = [
+            self._keys.job(job_id),
+            self._keys.job_input(job_id),
+            self._keys.job_output(job_id),
+            self._keys.webhook_log(job_id),
+        ]
+        state, given, output, log = self._get(keys=keys)
+        if not state:
+            raise JobNotFound(job_id)
+        return decode(job_id, pairs(state), given, output, log)
+
+    @translate_errors
+    def start(self, job_id: str, now: float, max_attempts: int, give_up_error: str) -> tuple[JobStatus, Job]:
+        """Mark the job running, one more attempt; return its previous status and the job.
+
+        A job whose cancellation was asked is cancelled instead; one that already had
+        ``max_attempts`` runs is failed with ``give_up_error``; a finished job comes back unchanged.
+        """
+        raw = self._start(
+            keys=[
+                self._keys.job(job_id),
+                self._keys.webhooks_due,
+                self._keys.job_input(job_id),
+                self._keys.job_output(job_id),
+            ],
+            args=[
+                job_id,
+                max_attempts,
+                give_up_error,
+                repr(now),
+                self._keys.job_index_prefix,
+                self._keys.finished_channel,
+            ],
+        )
+        if not raw:
+            raise JobNotFound(job_id)
+        previous, state, given, output = raw
+        return JobStatus(previous.decode()), decode(job_id, pairs(state), given, output)
+
+    @translate_errors
+    def finish(
+        self,
+        job_id: str,
+        status: JobStatus,
+        now: float,
+        result: dict[str, Any] | None = None,
+        error: str | None = None,
+        metadata: dict[str, Any] | None = None,
+        receipt: Receipt | None = None,
+    ) -> bool:
+        """Record the outcome of a running job and queue its webhook; False when it was not running.
+
+        With a ``receipt``, the job's queue message is acknowledged in the same step.
+        """
+        output = {"result": result, "metadata": metadata} if error is None else {"error": error}
+        args = [
+            job_id,
+            self._keys.job_index_prefix,
+            self._keys.finished_channel,
+            status.value,
+            repr(now),
+            json.dumps(output),
+        ]
+        keys = [self._keys.job(job_id), self._keys.webhooks_due, self._keys.job_output(job_id)]
+        if receipt is not None:
+            keys += [receipt.acks, receipt.messages]
+            args.append(receipt.message_id)
+        return bool(self._finish(keys=keys, args=args))
+
+    @translate_errors
+    def cancel(self, job_id: str, owner: str, now: float) -> str:
+        """'cancelled' (it was pending), 'requested' (it is running), 'finished' or 'not_found'."""
+        return self._cancel(
+            keys=[self._keys.job(job_id), self._keys.webhooks_due],
+            args=[job_id, owner, repr(now), self._keys.job_index_prefix, self._keys.finished_channel],
+        ).decode()
+
+    @translate_errors
+    def cancel_requested(self, job_ids: list[str]) -> set[str]:
+        """Which of these jobs someone asked to cancel."""
+        pipe = self._client.pipeline(transaction=False)
+        for job_id in job_ids:
+            pipe.hget(self._keys.job(job_id), "cancel_requested")
+        return {job_id for job_id, flag in zip(job_ids, pipe.execute(), strict=True) if flag == b"1"}
+
+    @translate_errors
+    def page(
+        self,
+        owner: str,
+        status: str | None,
+        algorithm: str | None,
+        limit: int,
+        ttl_seconds: int,
+        newer_than: float | None = None,
+        older_than: float | None = None,
+        after: tuple[float, str] | None = None,
+    ) -> Page:
+        """A page of the owner's jobs, newest first, after ``after`` (created_at, job id)."""
+        top = repr(after[0]) if after else "+inf"
+        if older_than is not None and (after is None or older_than <= after[0]):
+            top = f"({older_than!r}"
+        bottom = f"({newer_than!r}" if newer_than is not None else "-inf"
+        raw = self._page(
+            keys=[self._keys.job_index(owner, status, algorithm)],
+            args=[
+                self._keys.job(""),
+                self._keys.webhook_log_suffix,
+                top,
+                bottom,
+                after[1] if after else "",
+                repr(after[0]) if after else "0",
+                limit,
+                ttl_seconds,
+                self._keys.input_suffix,
+                self._keys.output_suffix,
+            ],
+        )
+        more, last_id, last_score, entries = raw[0], raw[1], raw[2], raw[3:]
+        jobs = [
+            decode(entries[i].decode(), pairs(entries[i + 1]), entries[i + 2], entries[i + 3], entries[i + 4])
+            for i in range(0, len(entries), 5)
+        ]
+        return Page(jobs, (float(last_score), last_id.decode()) if more else None)

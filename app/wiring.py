@@ -1,0 +1,80 @@
+"""Builds the services of one process (web or worker) from its configuration."""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+import redis
+from prometheus_client.registry import Collector
+
+import algorithms
+from app.config import Config
+from app.metrics import WaitingWebhooks
+from app.services.auth import AuthService
+from app.services.catalog import Catalog
+from app.services.health import HealthService
+from app.services.invocation import InvocationService
+from app.services.jobs import JobLimits, JobService
+from app.services.running import RunService
+from app.services.waiting import Waiter
+from app.services.webhooks import WebhookService
+from app.shared_metrics import SharedMetrics
+from app.storage import redis as redis_storage
+from app.storage.api_keys import ApiKeyStore
+from app.storage.jobs import JobStore
+from app.storage.keys import Keys
+from app.storage.metrics import MetricsStore
+from app.storage.notifications import FinishedJobsChannel
+from app.storage.queue import JobQueue
+from app.storage.webhooks import WebhookStore
+
+
+@dataclass(frozen=True)
+class Services:
+    config: Config
+    catalog: Catalog
+    metrics: SharedMetrics
+    auth: AuthService
+    invocation: InvocationService
+    jobs: JobService
+    runs: RunService
+    waiter: Waiter
+    webhooks: WebhookService
+    health: HealthService
+    #: What /metrics exports besides this host's HTTP metrics.
+    metric_collectors: tuple[Collector, ...]
+
+
+def build_services(config: Config, client: redis.Redis | None = None) -> Services:
+    """Connect lazily (nothing touches Redis here) and assemble the services."""
+    keys = Keys(config.redis_namespace)
+    client = client if client is not None else redis_storage.connect(config)
+    catalog = Catalog(algorithms.load_algorithms())
+    metrics = SharedMetrics(MetricsStore(client, keys), config.metrics_flush_seconds)
+    jobs_store = JobStore(client, keys)
+    webhooks = WebhookService(
+        jobs_store,
+        WebhookStore(client, keys),
+        metrics,
+        config.webhook_retry_delays,
+        config.webhook_allow_private_networks,
+        lease_seconds=config.webhook_timeout_seconds + 5,
+        secret=config.webhook_secret or None,
+        previous_secret=config.webhook_secret_previous or None,
+    )
+    limits = JobLimits(config.job_ttl_seconds, config.job_timeout_default_seconds, config.job_timeout_max_seconds)
+    waiter = Waiter(FinishedJobsChannel(client, keys), config.wait_max_waiters)
+    return Services(
+        config=config,
+        catalog=catalog,
+        metrics=metrics,
+        auth=AuthService(ApiKeyStore(client, keys), config.api_keys),
+        invocation=InvocationService(catalog, metrics),
+        jobs=JobService(jobs_store, JobQueue(keys), catalog, webhooks, metrics, limits, waiter),
+        runs=RunService(jobs_store, catalog, metrics, config.job_max_attempts),
+        waiter=waiter,
+        webhooks=webhooks,
+        health=HealthService(functools.partial(redis_storage.ping, client), catalog),
+        metric_collectors=(metrics, WaitingWebhooks(webhooks.waiting)),
+    )

@@ -1,0 +1,167 @@
+"""The processes a benchmark run needs, all on 127.0.0.1: a Redis of its own, the platform's web and
+worker commands from the Procfile, and the baselines (bare Flask under the same gunicorn config,
+plain Dramatiq workers). Each is started and stopped by process group, never by name.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import psutil
+import redis
+import requests
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests" / "helpers"))
+from support import ProcessGroup, platform_env, wait_until  # noqa: E402
+
+from app.embedded_redis import EmbeddedRedis, free_port  # noqa: E402
+from app.storage.keys import Keys  # noqa: E402
+from app.storage.queue import JOBS_QUEUE  # noqa: E402
+
+BASELINES = ROOT / "bench" / "baselines"
+GUNICORN_CONF = ROOT / "app" / "gunicorn_conf.py"
+#: The platform's keys (default namespace), and the Dramatiq queues of the platform and of the baseline.
+KEYS = Keys("fs")
+PLATFORM_QUEUE, RAW_QUEUE = f"{KEYS.dramatiq}:{JOBS_QUEUE}", "bare-dramatiq:default"
+
+
+def procfile() -> dict[str, str]:
+    entries = (line.split(":", 1) for line in (ROOT / "Procfile").read_text().splitlines() if ":" in line)
+    return {name.strip(): command.strip() for name, command in entries}
+
+
+class Stack:
+    """Redis plus named processes; ``close`` stops them all."""
+
+    def __init__(self) -> None:
+        self.logs = tempfile.mkdtemp(prefix="fs-bench-")
+        self.redis_server = EmbeddedRedis().start()
+        self.redis = redis.Redis.from_url(self.redis_server.url)
+        self.group = ProcessGroup()
+        self.common = {
+            "REDIS_URL": self.redis_server.url,
+            "HOST": "127.0.0.1",
+            "WEB_CONCURRENCY": "2",
+            "WEB_ACCESS_LOG": "",
+            "LOG_LEVEL": "WARNING",
+            "WORKER_PROCESSES": "1",
+            "WORKER_THREADS": "8",
+            "WEBHOOK_WORKER_PROCESSES": "1",
+            "WEBHOOK_ALLOW_PRIVATE_NETWORKS": "true",
+        }
+
+    def _env(self, **settings: str) -> dict[str, str]:
+        return platform_env(**{**self.common, **settings})
+
+    def start_web(self, name: str = "web", **settings: str) -> str:
+        """The Procfile's ``web`` (``name="web"``) or bare Flask (``name="bare-web"``); returns its URL."""
+        port = free_port()
+        env = self._env(PORT=str(port), **settings)
+        if name == "web":
+            command: str | list[str] = procfile()["web"]
+        else:
+            command = [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "--config",
+                str(GUNICORN_CONF),
+                "--chdir",
+                str(BASELINES),
+                "bare_flask:app",
+            ]
+        self.group.start(name, command, env, self.logs)
+        url = f"http://127.0.0.1:{port}"
+        probe = "/readyz" if name == "web" else "/hello"
+        wait_until(lambda: _answers(url + probe), timeout=60, interval=0.1, message=f"{name} (logs: {self.logs})")
+        return url
+
+    def start_worker(self, **settings: str) -> None:
+        """The Procfile's ``worker``: job workers (WORKER_PROCESSES × WORKER_THREADS) and the webhook worker."""
+        self.group.start("worker", procfile()["worker"], self._env(**settings), self.logs)
+
+    def start_raw_dramatiq(self, processes: int, threads: int) -> None:
+        command = [
+            sys.executable,
+            "-m",
+            "dramatiq",
+            "raw_dramatiq",
+            "--path",
+            str(BASELINES),
+            "--processes",
+            str(processes),
+            "--threads",
+            str(threads),
+        ]
+        self.group.start("raw-dramatiq", command, self._env(), self.logs)
+
+    def stop(self, *names: str) -> None:
+        self.group.stop([n for n in names if n in self.group.processes])
+
+    def flush(self) -> None:
+        self.redis.flushall()  # our own redis-server: nobody else's data is there
+
+    def processes(self, name: str) -> list[psutil.Process]:
+        root = psutil.Process(self.group.processes[name].pid)
+        return [root, *root.children(recursive=True)]
+
+    def rss_mb(self, name: str) -> float:
+        """Resident memory of the process and all its descendants (shared pages counted in each)."""
+        total = 0
+        for process in self.processes(name):
+            with contextlib.suppress(psutil.NoSuchProcess):
+                total += process.memory_info().rss
+        return total / 2**20
+
+    def cpu_seconds(self, name: str) -> float:
+        total = 0.0
+        for process in self.processes(name):
+            with contextlib.suppress(psutil.NoSuchProcess):
+                times = process.cpu_times()
+                total += times.user + times.system
+        return total
+
+    def idle_cpu_percent(self, name: str, seconds: float) -> float:
+        """Share of one core the process tree uses while nothing is sent to it."""
+        before, started = self.cpu_seconds(name), time.monotonic()
+        time.sleep(seconds)
+        return 100 * (self.cpu_seconds(name) - before) / (time.monotonic() - started)
+
+    def close(self) -> None:
+        self.group.stop()
+        self.redis.close()
+        self.redis_server.close()
+
+
+def _answers(url: str) -> bool:
+    try:
+        return requests.get(url, timeout=2).status_code == 200
+    except requests.ConnectionError:
+        return False
+
+
+def drain_rate(client: redis.Redis, queue: str, total: int, timeout: float) -> float:
+    """Messages per second from the first acknowledgement to the last, watching the queue's message hash.
+
+    Dramatiq keeps each message in ``<queue>.msgs`` until it is acknowledged (after its actor
+    returned), so the hash's size counts what is still to do, for the platform and the baseline
+    alike; counting from the first acknowledgement leaves the workers' start-up out.
+    """
+    messages = f"{queue}.msgs"
+    deadline = time.monotonic() + timeout
+    first: tuple[float, int] | None = None
+    while True:
+        left = client.hlen(messages)
+        now = time.perf_counter()
+        if first is None and left < total:
+            first = (now, left)
+        if left == 0 and first is not None:
+            return first[1] / (now - first[0]) if now > first[0] else float("nan")
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{left} of {total} messages still in {queue} after {timeout} s")
+        time.sleep(0.001)

@@ -1,0 +1,114 @@
+"""Fixtures: our own redis-server, the app, in-process workers, a webhook receiver."""
+
+from __future__ import annotations
+
+import os
+
+# Test algorithms (Failing, Sleeping, Stuck) load in this process and in every worker child process.
+os.environ.setdefault("ALGORITHM_MODULES", "testing_algorithms")
+
+import dataclasses
+from collections.abc import Callable, Iterator
+
+import dramatiq
+import pytest
+import redis
+from flask import Flask
+from flask.testing import FlaskClient
+from support import WebhookReceiver
+
+from app import create_app
+from app.config import Config
+from app.embedded_redis import EmbeddedRedis
+from app.wiring import Services, build_services
+from workers.dispatcher import WebhookDispatcher
+from workers.process import start_dispatcher, start_worker
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[EmbeddedRedis]:
+    """A redis-server of our own on a free port, for the whole session."""
+    with EmbeddedRedis() as server:
+        yield server
+
+
+@pytest.fixture
+def redis_client(redis_server: EmbeddedRedis) -> Iterator[redis.Redis]:
+    """A client of our server, emptied before each test (it is ours: nobody else's data is there)."""
+    client = redis.Redis.from_url(redis_server.url)
+    client.flushdb()
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def config(redis_client: redis.Redis, redis_server: EmbeddedRedis) -> Config:
+    """Defaults, except short delays where tests would otherwise wait for nothing."""
+    config = Config(
+        redis_url=redis_server.url,
+        webhook_allow_private_networks=True,
+        webhook_retry_delays=(0.05, 0.1, 0.2),
+        worker_heartbeat_timeout_seconds=15.0,
+        metrics_flush_seconds=0.05,
+    )
+    config.validate()
+    return config
+
+
+@pytest.fixture
+def services(config: Config) -> Iterator[Services]:
+    services = build_services(config)
+    yield services
+    services.metrics.close()  # nothing of this test may reach the next one's Redis
+    services.waiter.close()
+
+
+@pytest.fixture
+def app(config: Config, services: Services) -> Flask:
+    return create_app(config, services)
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def make_client(config: Config) -> Iterator[Callable[..., FlaskClient]]:
+    """Builds a client of an app whose config differs from ``config`` by the given fields."""
+    made: list[Services] = []
+
+    def make(**changes: object) -> FlaskClient:
+        services = build_services(dataclasses.replace(config, **changes))
+        made.append(services)
+        return create_app(services.config, services).test_client()
+
+    yield make
+    for services in made:
+        services.metrics.close()
+        services.waiter.close()
+
+
+@pytest.fixture
+def worker(config: Config) -> Iterator[dramatiq.Worker]:
+    """A real Dramatiq worker on our Redis (threads of this process), running jobs."""
+    worker = start_worker(config, threads=4)
+    yield worker
+    worker.stop(timeout=10_000)
+    worker.broker.close()
+
+
+@pytest.fixture
+def dispatcher(config: Config) -> Iterator[WebhookDispatcher]:
+    """A real webhook dispatcher on our Redis (threads of this process)."""
+    dispatcher, thread = start_dispatcher(config, threads=8)
+    yield dispatcher
+    dispatcher.stop()
+    thread.join(timeout=30)
+
+
+@pytest.fixture
+def webhook_receiver() -> Iterator[WebhookReceiver]:
+    receiver = WebhookReceiver().start()
+    yield receiver
+    receiver.stop()

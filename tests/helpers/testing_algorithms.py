@@ -1,0 +1,56 @@
+"""Algorithms for tests only, loaded through ALGORITHM_MODULES so that worker child processes have them too."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from marshmallow import Schema, fields
+
+from algorithms import Algorithm, register
+
+
+@register
+class Failing(Algorithm):
+    """Always raises, as a buggy algorithm would."""
+
+    name = "Failing"
+    version = "0.0.1"
+    example = {"n": 1}
+
+    class Params(Schema):
+        n = fields.Integer(required=True)
+
+    def run(self, params: dict[str, Any]) -> dict[str, Any]:
+        raise ValueError("number must be positive")
+
+
+@register
+class Sleeping(Algorithm):
+    """Takes ``seconds`` to answer, in small steps of Python code."""
+
+    name = "Sleeping"
+    version = "0.0.1"
+    example = {"seconds": 0.01}
+
+    class Params(Schema):
+        seconds = fields.Float(required=True)
+
+    def run(self, params: dict[str, Any]) -> dict[str, Any]:
+        time.sleep(params["seconds"])
+        return {"slept": params["seconds"]}
+
+
+@register
+class Stuck(Algorithm):
+    """Spends hours in a single native call (summing a huge range in C): no thread can interrupt it."""
+
+    name = "Stuck"
+    version = "0.0.1"
+    example = {"terms": 10}
+
+    class Params(Schema):
+        terms = fields.Integer(required=True)
+
+    def run(self, params: dict[str, Any]) -> dict[str, Any]:
+        return {"sum": sum(range(params["terms"]))}

@@ -1,0 +1,142 @@
+"""Jobs end to end through a real Redis broker and a real Dramatiq worker."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import dramatiq
+import pytest
+from flask.testing import FlaskClient
+from support import finished_job, metric_value, wait_until
+
+from app.config import Config
+from app.models import JobStatus
+from app.services.execution import run_algorithm
+from app.storage.queue import JOBS_QUEUE, RUN_JOB_ACTOR
+from app.storage.redis import connect
+from app.wiring import Services
+from workers.broker import build_worker_broker
+from workers.process import start_worker
+
+
+def _submit(client: FlaskClient, params: dict, algorithm: str = "PrimeChecker", **extra: object) -> str:
+    response = client.post("/jobs", json={"algorithm": algorithm, "params": params, **extra})
+    assert response.status_code == 202, response.get_json()
+    return response.get_json()["job_id"]
+
+
+def _finished(client: FlaskClient, job_id: str) -> dict:
+    return finished_job(lambda path: client.get(path).get_json(), job_id)
+
+
+def test_a_finished_job_leaves_no_message_behind(client: FlaskClient, worker: dramatiq.Worker, redis_client) -> None:
+    _finished(client, _submit(client, {"number": 561}))
+    # acknowledged with the outcome: nothing left to run again, for this worker or another
+    wait_until(lambda: redis_client.hlen("fs:dramatiq:jobs.msgs") == 0, timeout=5, message="the acknowledgement")
+    assert [redis_client.scard(key) for key in redis_client.keys("fs:dramatiq:__acks__.*")] in ([], [0])
+
+
+@pytest.mark.usefixtures("worker")
+def test_a_job_runs_and_its_result_is_stored(client: FlaskClient) -> None:
+    job = _finished(client, _submit(client, {"number": 561}))
+    assert job["status"] == "completed"
+    assert job["result"]["factors"] == [3, 11, 17]
+    assert job["metadata"]["algorithm"] == "PrimeChecker" and job["metadata"]["version"] == "1.0.0"
+    assert job["error"] is None
+    assert job["attempts"] == 1
+    assert job["created_at"] <= job["started_at"] <= job["completed_at"]
+
+
+@pytest.mark.usefixtures("worker")
+def test_an_algorithm_exception_fails_the_job_with_a_useful_error(client: FlaskClient) -> None:
+    job = _finished(client, _submit(client, {"n": 1}, algorithm="Failing"))
+    assert job["status"] == "failed"
+    assert job["error"] == "ValueError: number must be positive"
+    assert job["result"] is None and job["metadata"] is None
+    assert job["attempts"] == 1  # an algorithm error is the outcome, not retried
+
+
+def test_a_second_message_for_a_finished_job_does_not_run_it_again(
+    client: FlaskClient, services: Services, worker: dramatiq.Worker
+) -> None:
+    job_id = _submit(client, {"number": 17})
+    first = _finished(client, job_id)
+    duplicate = dramatiq.Message(queue_name=JOBS_QUEUE, actor_name=RUN_JOB_ACTOR, args=(job_id,), kwargs={}, options={})
+    worker.broker.enqueue(duplicate)
+    worker.broker.join(JOBS_QUEUE, timeout=10_000)
+    worker.join()
+    assert client.get(f"/jobs/{job_id}").get_json() == first
+
+
+def test_jobs_of_a_worker_that_died_are_run_again_by_a_live_one(client: FlaskClient, config: Config) -> None:
+    """What a SIGKILL leaves behind: a message fetched, never acked, by a worker that went silent."""
+    config = dataclasses.replace(config, worker_heartbeat_timeout_seconds=0.6)
+    job_id = _submit(client, {"number": 12})
+    dead = build_worker_broker(config, connect(config))
+    dead.declare_queue(JOBS_QUEUE)
+    consumer = dead.consume(JOBS_QUEUE, prefetch=1, timeout=100)
+    wait_until(lambda: next(consumer), timeout=5, message="the dying worker to take the message")
+
+    survivor = start_worker(config, threads=1)
+    try:
+        job = _finished(client, job_id)
+    finally:
+        survivor.stop(timeout=10_000)
+        survivor.broker.close()
+    assert (job["status"], job["result"]["factors"]) == ("completed", [2, 2, 3])
+
+
+def test_a_job_left_running_by_a_crash_runs_again_and_completes(client: FlaskClient, services: Services) -> None:
+    job_id = _submit(client, {"number": 12})
+    services.runs.start_job(job_id)  # the first run's worker "died" here, after marking it running
+    worker = start_worker(services.config, threads=2)
+    try:
+        job = _finished(client, job_id)
+    finally:
+        worker.stop(timeout=10_000)
+        worker.broker.close()
+    assert (job["status"], job["attempts"], job["result"]["factors"]) == ("completed", 2, [2, 2, 3])
+
+
+@pytest.mark.usefixtures("dispatcher")
+def test_a_job_that_keeps_killing_its_worker_is_failed_with_its_webhook_sent(
+    client: FlaskClient, services: Services, webhook_receiver
+) -> None:
+    job_id = _submit(client, {"number": 12}, webhook=webhook_receiver.url())
+    for _ in range(services.config.job_max_attempts):
+        services.runs.start_job(job_id)  # each run "crashed"
+    worker = start_worker(services.config, threads=2)
+    try:
+        job = _finished(client, job_id)
+        [delivery] = wait_until(lambda: webhook_receiver.received, timeout=10, message="the webhook")
+    finally:
+        worker.stop(timeout=10_000)
+        worker.broker.close()
+    assert job["status"] == "failed"
+    assert "died 3 times" in job["error"]
+    assert delivery.json()["status"] == "failed"
+    assert delivery.json()["type"] == "job.failed"
+
+
+@pytest.mark.usefixtures("worker")
+def test_job_metrics_are_counted_by_the_worker(client: FlaskClient) -> None:
+    for n in (7, 8):
+        _finished(client, _submit(client, {"number": n}))
+
+    def completed() -> float:
+        exposition = client.get("/metrics").get_data(as_text=True)
+        return metric_value(exposition, "jobs_completed_total", algorithm="PrimeChecker", status="completed")
+
+    wait_until(lambda: completed() == 2.0, timeout=5, message="2 completed jobs in /metrics")
+    exposition = client.get("/metrics").get_data(as_text=True)
+    assert metric_value(exposition, "job_execution_duration_seconds_count", algorithm="PrimeChecker") == 2
+
+
+def test_status_never_goes_backwards(services: Services, client: FlaskClient) -> None:
+    job_id = _submit(client, {"number": 7})
+    job = services.runs.start_job(job_id)
+    in_this_thread = lambda algorithm, params, timeout, stop_asked: run_algorithm(algorithm, params)  # noqa: E731
+    services.runs.finish_job(job, services.runs.execute_job(job, in_this_thread, lambda: False))
+    assert services.jobs.get_job(job_id, "_").status is JobStatus.COMPLETED
+    assert services.runs.start_job(job_id).status is JobStatus.COMPLETED
+    assert services.jobs.get_job(job_id, "_").attempts == 1

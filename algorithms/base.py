@@ -62,3 +62,11 @@ class Algorithm:
     def run(self, params: dict[str, Any]) -> dict[str, Any]:
         """Compute the result from validated params. Pure: no I/O, no shared state."""
         raise NotImplementedError
+
+    def is_quick(self, params: dict[str, Any]) -> bool:
+        """True when ``run(params)`` surely ends within a few milliseconds (optional).
+
+        A worker runs such a job in its own thread rather than in a child process: it saves the
+        round trip to the child, and a run that short needs no way to be stopped.
+        """
+        return False

@@ -63,6 +63,10 @@ class Config:
     #: Processes and threads that run algorithms (jobs queue).
     worker_processes: int = field(default_factory=_cpu_count)
     worker_threads: int = 8
+    #: Jobs a worker process holds at once, running or about to (0: as many as its threads, so that
+    #: no job waits behind a busy worker while another is idle). More fetches short jobs in bigger
+    #: batches (Dramatiq's own default is twice the threads).
+    worker_prefetch: int = 0
     #: Processes and threads that deliver webhooks, apart from those that run algorithms.
     webhook_worker_processes: int = 1
     webhook_worker_threads: int = 64
@@ -111,6 +115,8 @@ class Config:
         for name, value in positive.items():
             if value <= 0:
                 raise ConfigError(f"{name.upper()} must be positive, got {value!r}")
+        if self.worker_prefetch and self.worker_prefetch < self.worker_threads:
+            raise ConfigError("WORKER_PREFETCH must be 0 (as many as WORKER_THREADS) or at least WORKER_THREADS")
         if self.webhook_worker_processes < 0:
             raise ConfigError("WEBHOOK_WORKER_PROCESSES must be 0 or more")
         if any(d < 0 for d in self.webhook_retry_delays):

@@ -113,6 +113,8 @@ class ProcessExecutor:
     def __call__(
         self, algorithm: algorithms.Algorithm, params: dict[str, Any], timeout: float, stop_asked: Callable[[], bool]
     ) -> Run:
+        if algorithm.is_quick(params):
+            return run_algorithm(algorithm, params)
         slot = self._idle.get()
         try:
             return slot.run(algorithm, params, timeout, stop_asked)

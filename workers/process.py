@@ -41,9 +41,8 @@ def start_worker(config: Config, threads: int) -> dramatiq.Worker:
     declare_actors(broker, services, executor, cancel_watch)
     broker.add_middleware(CloseOnShutdown(cancel_watch, executor, services.metrics))
     worker = dramatiq.Worker(broker, queues={JOBS_QUEUE}, worker_threads=threads, worker_timeout=config.worker_poll_ms)
-    # Dramatiq prefetches twice its threads; a busy worker would then hold queued jobs that an idle
-    # worker (another process or machine) could be running.
-    worker.queue_prefetch = threads
+    # Dramatiq's default (twice the threads) would keep jobs waiting in a busy worker while another idles.
+    worker.queue_prefetch = config.worker_prefetch or threads
     broker.emit_after("process_boot")
     worker.start()
     return worker

@@ -23,6 +23,7 @@ import redis
 from app.errors import JobNotFound
 from app.models import Job, JobStatus
 from app.storage import job_scripts
+from app.storage.batching import ScriptBatcher
 from app.storage.job_records import decode, encode_input, encode_state, pairs
 from app.storage.keys import Keys
 from app.storage.queue import WAKEUP_TOKENS, QueuedMessage, Receipt
@@ -56,6 +57,7 @@ class JobStore:
         self._finish = client.register_script(job_scripts.FINISH)
         self._cancel = client.register_script(job_scripts.CANCEL)
         self._page = client.register_script(job_scripts.PAGE)
+        self._batched = ScriptBatcher(client).call
 
     @translate_errors
     def create(
@@ -121,14 +123,15 @@ class JobStore:
         A job whose cancellation was asked is cancelled instead; one that already had
         ``max_attempts`` runs is failed with ``give_up_error``; a finished job comes back unchanged.
         """
-        raw = self._start(
-            keys=[
+        raw = self._batched(
+            self._start,
+            [
                 self._keys.job(job_id),
                 self._keys.webhooks_due,
                 self._keys.job_input(job_id),
                 self._keys.job_output(job_id),
             ],
-            args=[
+            [
                 job_id,
                 max_attempts,
                 give_up_error,
@@ -170,7 +173,7 @@ class JobStore:
         if receipt is not None:
             keys += [receipt.acks, receipt.messages]
             args.append(receipt.message_id)
-        return bool(self._finish(keys=keys, args=args))
+        return bool(self._batched(self._finish, keys, args))
 
     @translate_errors
     def cancel(self, job_id: str, owner: str, now: float) -> str:

@@ -47,21 +47,30 @@ def run(stack: Stack, settings: Settings) -> list[Row]:
         target="≥ 0.7×",
         check=ratio_at_least(0.7),
     )
+    prefetched = Row(
+        f"worker throughput, same, WORKER_PREFETCH={2 * THREADS} (Dramatiq's default prefetch)",
+        "jobs/s",
+        "plain Dramatiq, trivial actor",
+    )
     stack.flush()
     url = stack.start_web("web")
     raw = _raw_dramatiq(stack.redis_server.url)
     try:
         for _ in range(settings.repeat):
-            _submit(url, count)
-            stack.start_worker(WORKER_PROCESSES=str(PROCESSES), WORKER_THREADS=str(THREADS))
-            row.platform.samples.append(drain_rate(stack.redis, PLATFORM_QUEUE, count, timeout=300))
-            stack.stop("worker")
+            for target, prefetch in ((row, "0"), (prefetched, str(2 * THREADS))):
+                _submit(url, count)
+                stack.start_worker(
+                    WORKER_PROCESSES=str(PROCESSES), WORKER_THREADS=str(THREADS), WORKER_PREFETCH=prefetch
+                )
+                target.platform.samples.append(drain_rate(stack.redis, PLATFORM_QUEUE, count, timeout=300))
+                stack.stop("worker")
 
             for n in range(count):
                 raw.trivial.send(n)
             stack.start_raw_dramatiq(PROCESSES, THREADS)
             row.baseline.samples.append(drain_rate(stack.redis, RAW_QUEUE, count, timeout=300))
+            prefetched.baseline.samples.append(row.baseline.samples[-1])
             stack.stop("raw-dramatiq")
-        return [row]
+        return [row, prefetched]
     finally:
         stack.stop("web", "worker", "raw-dramatiq")

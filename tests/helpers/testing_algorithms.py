@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from typing import Any
 
@@ -54,3 +55,21 @@ class Stuck(Algorithm):
 
     def run(self, params: dict[str, Any]) -> dict[str, Any]:
         return {"sum": sum(range(params["terms"]))}
+
+
+@register
+class WhereRun(Algorithm):
+    """Answers with the id of the process that ran it; declared quick when ``quick`` is true."""
+
+    name = "WhereRun"
+    version = "0.0.1"
+    example = {"quick": True}
+
+    class Params(Schema):
+        quick = fields.Boolean(required=True)
+
+    def is_quick(self, params: dict[str, Any]) -> bool:
+        return params["quick"]
+
+    def run(self, params: dict[str, Any]) -> dict[str, Any]:
+        return {"pid": os.getpid()}

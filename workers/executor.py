@@ -99,6 +99,14 @@ class _Slot:
             self.process.join()
 
 
+def _is_quick(algorithm: algorithms.Algorithm, params: dict[str, Any]) -> bool:
+    try:
+        return bool(algorithm.is_quick(params))
+    except Exception:  # a broken hint costs only the round trip to the child
+        log.warning("%s.is_quick failed; running in a child process", algorithm.name, exc_info=True)
+        return False
+
+
 class ProcessExecutor:
     """As many slots as threads may run jobs; a ``Runner`` for ``RunService.execute_job``."""
 
@@ -113,7 +121,7 @@ class ProcessExecutor:
     def __call__(
         self, algorithm: algorithms.Algorithm, params: dict[str, Any], timeout: float, stop_asked: Callable[[], bool]
     ) -> Run:
-        if algorithm.is_quick(params):
+        if _is_quick(algorithm, params):
             return run_algorithm(algorithm, params)
         slot = self._idle.get()
         try:

@@ -3,11 +3,13 @@
 A worker's threads each start and finish jobs with one script call. On a busy worker those round
 trips, not Redis, are the cost (syscalls and waiting), so calls that arrive while a batch is on the
 wire go out together in the next one, as a database groups commits. A lone call is sent at once:
-batching never adds a wait. Each script stays atomic on its own; a batch is not a transaction.
+batching never adds a wait. Each script stays atomic on its own; a batch is not a transaction, and
+like a single call, a batch whose connection broke is sent once more (``storage.redis.connect``).
 """
 
 from __future__ import annotations
 
+import copy
 import threading
 from collections.abc import Sequence
 from typing import Any
@@ -50,21 +52,41 @@ class ScriptBatcher:
             call.leads = not self._sending
             self._sending = True
         if not call.leads:
-            call.woken.wait()
+            try:
+                call.woken.wait()
+            except BaseException:
+                self._abandon(call)
+                raise
         if not call.done:
             self._send()
         if call.error is not None:
             raise call.error
         return call.result
 
+    def _abandon(self, call: _Call) -> None:
+        """A waiting thread was interrupted: take its call back, passing on the turn if it had it."""
+        with self._lock:
+            if call not in self._waiting:
+                return  # already in a batch: answered, unheard
+            self._waiting.remove(call)
+            if call.woken.is_set():  # the turn had been handed to it: hand it on
+                if self._waiting:
+                    self._waiting[0].woken.set()
+                else:
+                    self._sending = False
+
     def _send(self) -> None:
         with self._lock:
             batch, self._waiting = self._waiting, []
         try:
             self._run(batch)
-        except BaseException as exc:  # the batch's connection broke: every call in it fails alike
+        except Exception as exc:  # the batch's connection broke: every call in it fails alike
             for call in batch:
-                call.error = exc
+                call.error = copy.copy(exc)  # one each: threads raising one object would mix tracebacks
+        except BaseException:  # this thread is interrupted: the others must not wait for it
+            for call in batch:
+                call.error = redis.ConnectionError("the batch carrying this call was interrupted")
+            raise
         finally:
             for call in batch:
                 call.done = True
@@ -83,10 +105,16 @@ class ScriptBatcher:
         pipe = self._client.pipeline(transaction=False)
         for call in batch:
             pipe.execute_command("EVALSHA", call.script.sha, len(call.keys), *call.keys, *call.args)
+        lost: redis.RedisError | None = None
         for call, answer in zip(batch, pipe.execute(raise_on_error=False), strict=True):
             if isinstance(answer, redis.exceptions.NoScriptError):  # Redis restarted: scripts load again
+                if lost is not None:  # no use trying each call against a Redis that is gone
+                    call.error = copy.copy(lost)
+                    continue
                 try:
                     call.result = call.script(keys=call.keys, args=call.args)
+                except (redis.ConnectionError, redis.TimeoutError) as exc:
+                    call.error = lost = exc
                 except redis.RedisError as exc:
                     call.error = exc
             elif isinstance(answer, Exception):

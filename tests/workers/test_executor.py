@@ -11,6 +11,7 @@ import pytest
 import algorithms
 from app.config import Config
 from app.services.execution import COMPLETED
+from app.storage.queue import JOBS_QUEUE
 from workers.executor import ProcessExecutor
 from workers.process import start_worker
 
@@ -47,7 +48,7 @@ def test_prime_checker_is_quick_for_word_sized_numbers_only() -> None:
 def test_a_worker_takes_jobs_ahead_of_its_threads_as_configured(config: Config, prefetch: int, expected: int) -> None:
     worker = start_worker(dataclasses.replace(config, worker_prefetch=prefetch), threads=2)
     try:
-        assert worker.queue_prefetch == expected
+        assert worker.consumers[JOBS_QUEUE].prefetch == expected  # what its consumer fetches up to
     finally:
         worker.stop(timeout=5000)
         worker.broker.close()

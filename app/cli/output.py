@@ -18,7 +18,7 @@ from app.client import Job
 
 def _plain(value: Any) -> Any:
     if isinstance(value, datetime):
-        return value.isoformat()
+        return value.isoformat(timespec="milliseconds")  # as the API writes them
     raise TypeError(f"{type(value).__name__} is not JSON")
 
 

@@ -62,6 +62,8 @@ def dev(port: int | None) -> None:
         env["REDIS_URL"] = embedded.url
     _check_config(env)
     click.echo(f"Redis: {env['REDIS_URL']}" + (" (embedded, stops on exit)" if embedded else ""))
+    if embedded:  # commands run from another shell (keys, webhook-secret) must find this Redis
+        click.echo(f"  for `functionalscaffold keys` and `webhook-secret` elsewhere: export REDIS_URL={embedded.url}")
     click.echo(f"API: http://{env['HOST']}:{env['PORT']}  docs: http://{env['HOST']}:{env['PORT']}/docs")
     click.echo(
         f"WEBHOOK_ALLOW_PRIVATE_NETWORKS={env['WEBHOOK_ALLOW_PRIVATE_NETWORKS']} "

@@ -130,14 +130,17 @@ class Client:
 
         Uses the server's long poll (``?wait=``), each request held at most ``interval`` seconds;
         when a server answers at once instead, falls back to polling with backoff.
-        ``on_progress(job, elapsed)`` is called after each answer.
+        ``on_progress(job, elapsed)`` is called after each answer, the first one at once.
         """
         started = time.monotonic()
         longest = min(interval, SERVER_WAIT_SECONDS)
         pause = 0.1
+        first = on_progress is not None  # a plain read first: the caller shows the status from the start
         while True:
             elapsed = time.monotonic() - started
             hold = longest if timeout is None else max(0.0, min(longest, timeout - elapsed))
+            if first:
+                hold, first = 0.0, False
             asked = time.monotonic()
             data = self._http.json(
                 "GET",

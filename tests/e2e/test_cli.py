@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import signal
 import subprocess
 from dataclasses import dataclass
@@ -50,8 +51,11 @@ def test_submit_prints_the_id_and_wait_follows_it_with_progress(cli: Cli) -> Non
     waited = cli("wait", job_id, "--progress")
 
     assert f"job {job_id}: waiting" in waited.stderr and f"job {job_id}: completed" in waited.stderr
+    assert any(f"job {job_id}: {status}" in waited.stderr for status in ("pending", "running"))  # seen at once
     assert "completed" in waited.stdout and '{"slept": 1.0}' in waited.stdout
-    assert json.loads(cli("status", job_id, "--json").stdout)["result"] == {"slept": 1.0}
+    shown = json.loads(cli("status", job_id, "--json").stdout)
+    assert shown["result"] == {"slept": 1.0}
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+00:00", shown["created_at"])  # as the API writes
 
 
 def test_params_are_json_when_they_parse_as_json(cli: Cli) -> None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 import signal
+import subprocess
 
 import psutil
 import pytest
@@ -41,6 +43,16 @@ def test_dev_runs_the_platform_on_an_embedded_redis_and_stops_it_all(tmp_path) -
         assert job["result"]["factors"] == [7, 13]
         descendants = psutil.Process(dev.pid).children(recursive=True)
         assert any("redis-server" in " ".join(p.cmdline()) for p in descendants)
+        # The hint it prints lets another shell's commands reach the same (embedded) Redis.
+        [redis_url] = re.findall(r"export REDIS_URL=(\S+)", (tmp_path / "dev.log").read_text())
+        secret = subprocess.run(
+            ["functionalscaffold", "webhook-secret"],
+            env=platform_env(REDIS_URL=redis_url),
+            capture_output=True,
+            text=True,
+        )
+        assert secret.returncode == 0 and secret.stdout.startswith("whsec_"), secret.stderr
+        assert requests.get(f"{url}/readyz", timeout=5).status_code == 200
 
         dev.send_signal(signal.SIGTERM)  # the leader only, as a terminal's Ctrl-C or a supervisor would
         dev.wait(timeout=30)

@@ -14,9 +14,6 @@ from dataclasses import dataclass, field, fields
 
 from limits import parse_many
 
-#: Used when REDIS_URL is unset (the dev command starts an embedded Redis and sets REDIS_URL instead).
-DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
-
 
 class ConfigError(ValueError):
     """An environment variable has a value the platform cannot use."""
@@ -30,7 +27,9 @@ def _cpu_count() -> int:
 class Config:
     """Settings of one process. Field names are the environment variables, lowercased."""
 
-    redis_url: str = DEFAULT_REDIS_URL
+    #: Required: there is no default Redis (``dev`` starts one and sets it; the CLI's Redis commands
+    #: also find a running ``dev`` stack's).
+    redis_url: str = ""
     #: Prefix of every Redis key the platform writes, so several deployments can share one Redis.
     redis_namespace: str = "fs"
     #: Seconds a Redis command may take before the request fails with 503.
@@ -70,13 +69,17 @@ class Config:
     #: Processes and threads that deliver webhooks, apart from those that run algorithms.
     webhook_worker_processes: int = 1
     webhook_worker_threads: int = 64
-    #: Longest an idle worker blocks on the queue's wake-up list before fetching anyway. New jobs wake
-    #: it at once; this bounds only how soon it sees jobs requeued from a crashed worker.
+    #: Longest a worker's consumer waits without looking at its queue's state; wake-ups and due
+    #: times make it look sooner. Also how soon a stopping worker's consumer notices.
     worker_poll_ms: int = 500
-    #: A worker silent this long is presumed dead and its unfinished messages are run again.
-    worker_heartbeat_timeout_seconds: float = 15.0
-    #: Seconds a stopping worker waits for running jobs before it gives up on them.
-    worker_shutdown_timeout_seconds: float = 30.0
+    #: How long a message (a job run, a webhook attempt) stays leased to its worker without being
+    #: renewed: a worker that dies, or is cut off, has its messages delivered again after this long.
+    #: Also how long a silent worker stays in the worker registry.
+    worker_lease_seconds: float = 15.0
+    #: Seconds a stopping worker lets running jobs finish; those still running then go back to the
+    #: queue (their attempt not counted). Keep it below your process manager's SIGKILL delay
+    #: (Heroku: 30 s; systemd: TimeoutStopSec, 90 s).
+    worker_shutdown_timeout_seconds: float = 25.0
     #: Seconds between two writes of locally counted job metrics to Redis.
     metrics_flush_seconds: float = 1.0
     log_level: str = "INFO"
@@ -109,7 +112,7 @@ class Config:
             "worker_threads": self.worker_threads,
             "webhook_worker_threads": self.webhook_worker_threads,
             "worker_poll_ms": self.worker_poll_ms,
-            "worker_heartbeat_timeout_seconds": self.worker_heartbeat_timeout_seconds,
+            "worker_lease_seconds": self.worker_lease_seconds,
             "metrics_flush_seconds": self.metrics_flush_seconds,
         }
         for name, value in positive.items():
@@ -129,9 +132,6 @@ class Config:
                 _check_secret(name, secret)
         if self.webhook_secret_previous and not self.webhook_secret:
             raise ConfigError("WEBHOOK_SECRET_PREVIOUS is set without WEBHOOK_SECRET")
-        if self.worker_poll_ms >= self.redis_timeout_seconds * 1000:
-            # The wait is a blocking Redis command: it must end before the socket times out.
-            raise ConfigError("WORKER_POLL_MS must be below REDIS_TIMEOUT_SECONDS (in ms)")
         if self.job_timeout_default_seconds > self.job_timeout_max_seconds:
             raise ConfigError("JOB_TIMEOUT_DEFAULT_SECONDS is above JOB_TIMEOUT_MAX_SECONDS")
         if self.rate_limit:
@@ -139,6 +139,8 @@ class Config:
                 parse_many(self.rate_limit)
             except ValueError:
                 raise ConfigError(f"RATE_LIMIT={self.rate_limit!r} is not a limit such as 100/minute") from None
+        if not self.redis_url:
+            raise ConfigError("REDIS_URL is not set: point it at your Redis, e.g. redis://127.0.0.1:6379/0")
         if not self.redis_url.startswith(("redis://", "rediss://", "unix://")):
             raise ConfigError("REDIS_URL must start with redis://, rediss:// or unix://")
 

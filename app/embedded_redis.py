@@ -46,10 +46,12 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _die_with_parent() -> None:
-    # Linux: the server gets SIGTERM if the process that started it dies, even by SIGKILL.
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+def die_with_parent() -> None:
+    """For ``preexec_fn``: the child gets SIGTERM when the process that started it dies, even by
+    SIGKILL (Linux's PR_SET_PDEATHSIG; elsewhere nothing)."""
+    if sys.platform == "linux":
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGTERM)
 
 
 class EmbeddedRedis:
@@ -81,7 +83,7 @@ class EmbeddedRedis:
             # Its own session: Ctrl-C (sent to the whole foreground group) must not stop Redis before
             # the processes that use it have drained; the owner stops it last.
             start_new_session=True,
-            preexec_fn=_die_with_parent if sys.platform == "linux" else None,
+            preexec_fn=die_with_parent,
         )
         self._wait_until_ready(timeout_seconds)
         return self

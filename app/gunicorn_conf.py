@@ -37,6 +37,31 @@ def on_starting(server):
             os.remove(os.path.join(_metrics_dir, name))
 
 
+def post_worker_init(worker):
+    # SIGTERM lets a worker finish its requests (graceful_timeout); requests held by ?wait= would
+    # hold it up to a minute: they are answered at once instead, with the job as it is. (From a
+    # thread of its own: a signal handler must not take the locks that releasing them takes.)
+    import queue
+    import signal
+    import threading
+
+    from app.routes import EXTENSION_KEY
+
+    services = getattr(worker.wsgi, "extensions", {}).get(EXTENSION_KEY)
+    if services is None:  # another app under this config (the benchmarks' bare Flask)
+        return
+    waiter = services.waiter
+    inbox = queue.SimpleQueue()
+    threading.Thread(target=lambda: inbox.get() and waiter.release_all(), daemon=True).start()
+    graceful = signal.getsignal(signal.SIGTERM)
+
+    def on_sigterm(signum, frame):
+        inbox.put(True)
+        graceful(signum, frame)
+
+    signal.signal(signal.SIGTERM, on_sigterm)
+
+
 def child_exit(server, worker):
     # Imported here, not above: prometheus_client picks its storage when first imported, which
     # must happen after PROMETHEUS_MULTIPROC_DIR is set (the workers inherit this process's modules).

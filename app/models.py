@@ -60,6 +60,8 @@ class Webhook:
     reason: str | None = None
     series: int = 1
     attempts: tuple[WebhookAttempt, ...] = ()
+    #: Attempts recorded in the current series: the next attempt's number is one more.
+    attempted: int = 0
 
 
 @dataclass(frozen=True)
@@ -78,6 +80,8 @@ class Job:
     completed_at: float | None = None
     result: dict[str, Any] | None = None
     error: str | None = None
+    #: For a failed run: the end of the algorithm's traceback (at most ``ERROR_DETAILS_MAX_BYTES``).
+    error_details: str | None = None
     metadata: dict[str, Any] | None = None
     attempts: int = 0
     #: The API key (its id) the job belongs to; "_" when the API is open.

@@ -15,8 +15,24 @@ from flask_limiter import Limiter
 from app.auth import current_principal, is_public
 from app.config import Config
 from app.services.auth import ANONYMOUS
+from app.storage.redis import OUTAGE, UNAVAILABLE, redacted
 
 log = logging.getLogger(__name__)
+
+
+class _OutageFilter(logging.Filter):
+    """Flask-Limiter logs a traceback per request while Redis is down; the outage log says it once."""
+
+    def __init__(self, redis_url: str) -> None:
+        super().__init__()
+        self.redis_url = redacted(redis_url)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if isinstance(error, UNAVAILABLE):
+            OUTAGE.failed(error, self.redis_url)
+            return False
+        return True
 
 
 def _limit_key() -> str:
@@ -36,6 +52,9 @@ def init_app(app: Flask, config: Config) -> Limiter | None:
         return response
 
     timeout = config.redis_timeout_seconds
+    limiter_log = logging.getLogger("flask-limiter")
+    if not any(isinstance(f, _OutageFilter) for f in limiter_log.filters):
+        limiter_log.addFilter(_OutageFilter(config.redis_url))
     return Limiter(
         _limit_key,
         app=app,

@@ -119,8 +119,7 @@ class SharedMetrics:
         try:
             self.flush()
             totals = self._store.totals()
-        except StorageUnavailable:
-            log.warning("shared metrics unavailable: Redis is not answering")
+        except StorageUnavailable:  # logged once per outage by the storage layer
             totals = {}
         samples: dict[str, list[tuple[str, dict[str, str], float]]] = defaultdict(list)
         for field, value in totals.items():

@@ -26,7 +26,7 @@ from app.storage.jobs import JobStore
 from app.storage.keys import Keys
 from app.storage.metrics import MetricsStore
 from app.storage.notifications import FinishedJobsChannel
-from app.storage.queue import JobQueue
+from app.storage.queue import QueueStore
 from app.storage.webhooks import WebhookStore
 
 
@@ -42,6 +42,8 @@ class Services:
     waiter: Waiter
     webhooks: WebhookService
     health: HealthService
+    #: The broker's queues (the workers' broker is built on it).
+    queues: QueueStore
     #: What /metrics exports besides this host's HTTP metrics.
     metric_collectors: tuple[Collector, ...]
 
@@ -53,13 +55,14 @@ def build_services(config: Config, client: redis.Redis | None = None) -> Service
     catalog = Catalog(algorithms.load_algorithms())
     metrics = SharedMetrics(MetricsStore(client, keys), config.metrics_flush_seconds)
     jobs_store = JobStore(client, keys)
+    queues = QueueStore(client, keys)
     webhooks = WebhookService(
         jobs_store,
         WebhookStore(client, keys),
+        queues,
         metrics,
         config.webhook_retry_delays,
         config.webhook_allow_private_networks,
-        lease_seconds=config.webhook_timeout_seconds + 5,
         secret=config.webhook_secret or None,
         previous_secret=config.webhook_secret_previous or None,
     )
@@ -71,10 +74,11 @@ def build_services(config: Config, client: redis.Redis | None = None) -> Service
         metrics=metrics,
         auth=AuthService(ApiKeyStore(client, keys), config.api_keys),
         invocation=InvocationService(catalog, metrics),
-        jobs=JobService(jobs_store, JobQueue(keys), catalog, webhooks, metrics, limits, waiter),
+        jobs=JobService(jobs_store, catalog, webhooks, metrics, limits, waiter),
         runs=RunService(jobs_store, catalog, metrics, config.job_max_attempts),
         waiter=waiter,
         webhooks=webhooks,
         health=HealthService(functools.partial(redis_storage.ping, client), catalog),
+        queues=queues,
         metric_collectors=(metrics, WaitingWebhooks(webhooks.waiting)),
     )

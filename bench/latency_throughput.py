@@ -95,7 +95,7 @@ def main() -> None:
 
         def drain() -> None:
             group.start("worker", ["functionalscaffold", "worker"], env, logs)
-            while client.llen("fs:dramatiq:jobs") or client.hget(keys[-1], "status") != b"completed":
+            while client.zcard("fs:queue:jobs:ready") or client.hget(keys[-1], "status") != b"completed":
                 time.sleep(0.05)
 
         commands = _client_commands(client, drain)

@@ -20,14 +20,15 @@ sys.path.insert(0, str(ROOT / "tests" / "helpers"))
 from support import ProcessGroup, platform_env, wait_until  # noqa: E402
 
 from app.embedded_redis import EmbeddedRedis, free_port  # noqa: E402
+from app.services.messages import JOBS_QUEUE  # noqa: E402
 from app.storage.keys import Keys  # noqa: E402
-from app.storage.queue import JOBS_QUEUE  # noqa: E402
 
 BASELINES = ROOT / "bench" / "baselines"
 GUNICORN_CONF = ROOT / "app" / "gunicorn_conf.py"
-#: The platform's keys (default namespace), and the Dramatiq queues of the platform and of the baseline.
+#: The platform's keys (default namespace), and the hashes holding the messages still to do, of the
+#: platform's job queue and of the baseline's Dramatiq queue.
 KEYS = Keys("fs")
-PLATFORM_QUEUE, RAW_QUEUE = f"{KEYS.dramatiq}:{JOBS_QUEUE}", "bare-dramatiq:default"
+PLATFORM_MESSAGES, RAW_MESSAGES = KEYS.queue(JOBS_QUEUE).messages, "bare-dramatiq:default.msgs"
 
 
 def procfile() -> dict[str, str]:
@@ -145,14 +146,13 @@ def _answers(url: str) -> bool:
         return False
 
 
-def drain_rate(client: redis.Redis, queue: str, total: int, timeout: float) -> float:
-    """Messages per second from the first acknowledgement to the last, watching the queue's message hash.
+def drain_rate(client: redis.Redis, messages: str, total: int, timeout: float) -> float:
+    """Messages per second from the first acknowledgement to the last, watching a queue's message hash.
 
-    Dramatiq keeps each message in ``<queue>.msgs`` until it is acknowledged (after its actor
-    returned), so the hash's size counts what is still to do, for the platform and the baseline
-    alike; counting from the first acknowledgement leaves the workers' start-up out.
+    Both brokers keep each message in a hash until it is acknowledged (after its actor returned),
+    so the hash's size counts what is still to do, for the platform and the baseline alike;
+    counting from the first acknowledgement leaves the workers' start-up out.
     """
-    messages = f"{queue}.msgs"
     deadline = time.monotonic() + timeout
     first: tuple[float, int] | None = None
     while True:
@@ -163,5 +163,5 @@ def drain_rate(client: redis.Redis, queue: str, total: int, timeout: float) -> f
         if left == 0 and first is not None:
             return first[1] / (now - first[0]) if now > first[0] else float("nan")
         if time.monotonic() > deadline:
-            raise TimeoutError(f"{left} of {total} messages still in {queue} after {timeout} s")
+            raise TimeoutError(f"{left} of {total} messages still in {messages} after {timeout} s")
         time.sleep(0.001)

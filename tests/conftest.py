@@ -21,8 +21,7 @@ from app import create_app
 from app.config import Config
 from app.embedded_redis import EmbeddedRedis
 from app.wiring import Services, build_services
-from workers.dispatcher import WebhookDispatcher
-from workers.process import start_dispatcher, start_worker
+from workers.process import start_worker
 
 
 @pytest.fixture(scope="session")
@@ -48,7 +47,7 @@ def config(redis_client: redis.Redis, redis_server: EmbeddedRedis) -> Config:
         redis_url=redis_server.url,
         webhook_allow_private_networks=True,
         webhook_retry_delays=(0.05, 0.1, 0.2),
-        worker_heartbeat_timeout_seconds=15.0,
+        worker_lease_seconds=15.0,
         metrics_flush_seconds=0.05,
     )
     config.validate()
@@ -99,12 +98,12 @@ def worker(config: Config) -> Iterator[dramatiq.Worker]:
 
 
 @pytest.fixture
-def dispatcher(config: Config) -> Iterator[WebhookDispatcher]:
-    """A real webhook dispatcher on our Redis (threads of this process)."""
-    dispatcher, thread = start_dispatcher(config, threads=8)
-    yield dispatcher
-    dispatcher.stop()
-    thread.join(timeout=30)
+def webhook_worker(config: Config) -> Iterator[dramatiq.Worker]:
+    """A real webhook worker on our Redis (threads of this process), delivering webhooks."""
+    worker = start_worker(config, threads=8, role="webhooks")
+    yield worker
+    worker.stop(timeout=10_000)
+    worker.broker.close()
 
 
 @pytest.fixture

@@ -1,32 +1,92 @@
-"""The actor: a thin message handler that calls the same services as the web app."""
+"""The actors: thin message handlers that call the same services as the web app.
+
+Each settles its message in the script that records what happened (``LeasedMessage.settled``);
+when Redis cannot be reached for that, the message is left leased and runs again once its lease
+runs out.
+"""
 
 from __future__ import annotations
+
+import logging
+import threading
+import time
 
 import dramatiq
 from dramatiq.middleware import CurrentMessage
 
-from app.services.running import Runner
-from app.storage.queue import JOBS_QUEUE, RUN_JOB_ACTOR
+from app.errors import StorageUnavailable
+from app.services.messages import DELIVER_WEBHOOK_ACTOR, JOBS_QUEUE, RUN_JOB_ACTOR, WEBHOOKS_QUEUE
+from app.services.running import Requeue, Runner
 from app.wiring import Services
-from workers.broker import WorkerBroker
+from workers.broker import LeasedMessage, QueueBroker
 from workers.cancel_watch import CancelWatch
 from workers.patience import patiently
+from workers.webhooks import WebhookSender
+
+log = logging.getLogger(__name__)
+
+#: Retries of a message whose actor raised (a bug, or Redis refusing a script): Dramatiq's
+#: ``Retries`` re-schedules it in place, 0.5 s doubling to a minute, then dead-letters it.
+_INTERNAL_RETRIES = {"max_retries": 10, "min_backoff": 500, "max_backoff": 60_000}
 
 
-def declare_actors(broker: WorkerBroker, services: Services, runner: Runner, cancel_watch: CancelWatch) -> None:
+def declare_job_actor(
+    broker: QueueBroker, services: Services, runner: Runner, cancel_watch: CancelWatch, give_up: threading.Event
+) -> None:
     """Declare ``run_job`` on ``broker``, bound to this process's services, executor and cancel watch."""
+    # Dramatiq's TimeLimit is only a backstop: the runner enforces each job's own limit, native code too.
+    time_limit_ms = int((services.config.job_timeout_max_seconds + 60) * 1000)
 
-    # No Dramatiq time limit: the runner enforces each job's own, and can stop native code too.
-    @dramatiq.actor(broker=broker, actor_name=RUN_JOB_ACTOR, queue_name=JOBS_QUEUE, max_retries=0)
+    @dramatiq.actor(
+        broker=broker, actor_name=RUN_JOB_ACTOR, queue_name=JOBS_QUEUE, time_limit=time_limit_ms, **_INTERNAL_RETRIES
+    )
     def run_job(job_id: str) -> None:
-        job = patiently(services.runs.start_job, job_id)
-        if job is None or job.status.finished:  # gone, a repeated message, cancelled, or given up
-            return
-        stop_asked = cancel_watch.track(job_id)
+        message: LeasedMessage = CurrentMessage.get_current_message()
+        receipt = broker.receipt(message)
         try:
-            outcome = services.runs.execute_job(job, runner, stop_asked)
-        finally:
-            cancel_watch.untrack(job_id)
-        message = CurrentMessage.get_current_message()
-        patiently(services.runs.finish_job, job, outcome, broker.receipt(message))
-        broker.mark_acknowledged(message)
+            job = patiently(services.runs.start_job, job_id, give_up=give_up)
+            if job is None or job.status.finished:  # gone, a repeated message, cancelled, or given up
+                return
+            stop_asked = cancel_watch.track(job_id)
+            try:
+                outcome = services.runs.execute_job(job, runner, stop_asked)
+            finally:
+                cancel_watch.untrack(job_id)
+            if isinstance(outcome, Requeue):
+                patiently(services.runs.requeue_job, job, outcome, receipt, give_up=give_up)
+            else:
+                patiently(services.runs.finish_job, job, outcome, receipt, give_up=give_up)
+            message.settled = True
+        except StorageUnavailable:
+            log.warning("job %s: Redis is not answering; it runs again when its lease runs out", job_id)
+            message.settled = True  # nothing can acknowledge it now
+
+
+def declare_webhook_actor(
+    broker: QueueBroker, services: Services, sender: WebhookSender, give_up: threading.Event
+) -> None:
+    """Declare ``deliver_webhook`` on ``broker``: one attempt per delivery of the message."""
+    time_limit_ms = int((sender.timeout_seconds + 30) * 1000)  # a backstop: the sender has its own deadline
+    webhooks = services.webhooks
+
+    @dramatiq.actor(
+        broker=broker,
+        actor_name=DELIVER_WEBHOOK_ACTOR,
+        queue_name=WEBHOOKS_QUEUE,
+        time_limit=time_limit_ms,
+        **_INTERNAL_RETRIES,
+    )
+    def deliver_webhook(job_id: str, series: int) -> None:
+        message: LeasedMessage = CurrentMessage.get_current_message()
+        receipt = broker.receipt(message)
+        try:
+            delivery = patiently(webhooks.prepare, job_id, series, give_up=give_up)
+            if delivery is None:
+                return
+            started_at = time.time()
+            outcome = sender.send(delivery)
+            patiently(webhooks.record, delivery, outcome, started_at, receipt, give_up=give_up)
+            message.settled = True
+        except StorageUnavailable:
+            log.warning("webhook of job %s: Redis is not answering; it is tried again when its lease runs out", job_id)
+            message.settled = True

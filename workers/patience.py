@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 from typing import TypeVar
@@ -16,12 +17,12 @@ T = TypeVar("T")
 STORAGE_PATIENCE_SECONDS = 300.0
 
 
-def patiently(step: Callable[..., T], *args: object) -> T:
-    """Call ``step``, retrying while Redis does not answer (up to ``STORAGE_PATIENCE_SECONDS``).
+def patiently(step: Callable[..., T], *args: object, give_up: threading.Event | None = None) -> T:
+    """Call ``step``, retrying while Redis does not answer (up to ``STORAGE_PATIENCE_SECONDS``, or
+    until ``give_up`` is set: the worker is stopping), then raising ``StorageUnavailable``.
 
-    Dramatiq's own retries would re-enqueue a message through the Redis that is down, and then ack
-    it: the job would be lost. Waiting here keeps the message unacked, so a worker restart during
-    the outage also runs it again.
+    Failing instead would lose the outcome in hand; giving up leaves the message leased, and it is
+    delivered again once its lease runs out. The outage itself is logged by the storage layer.
     """
     deadline = time.monotonic() + STORAGE_PATIENCE_SECONDS
     delay = 0.2
@@ -29,8 +30,10 @@ def patiently(step: Callable[..., T], *args: object) -> T:
         try:
             return step(*args)
         except StorageUnavailable:
-            if time.monotonic() + delay > deadline:
+            if time.monotonic() + delay > deadline or (give_up is not None and give_up.is_set()):
                 raise
-            log.warning("Redis is not answering; retrying %s in %.1fs", getattr(step, "__name__", step), delay)
-            time.sleep(delay)
+            if give_up is not None:
+                give_up.wait(delay)
+            else:
+                time.sleep(delay)
             delay = min(delay * 2, 5.0)

@@ -1,5 +1,11 @@
 """Keeps the worker processes running: a pool for jobs, a pool for webhooks, each process replaced
 when it dies (Dramatiq's own CLI stops every process when one dies, and restarts none).
+
+Stopping: the first SIGTERM or SIGINT is passed on as SIGTERM (each worker lets its running jobs
+finish, then puts the rest back in the queue; see ``workers.process``); a second SIGINT is passed
+on as SIGINT (the workers stop at once, still putting their jobs back). The workers die with the
+supervisor however it dies (they ask the kernel for a signal when it does), so starting the
+command again never runs a second fleet beside orphans.
 """
 
 from __future__ import annotations
@@ -13,12 +19,15 @@ import time
 from dataclasses import dataclass, field
 
 from app.config import Config
+from app.processes import SignalInbox, python_command
 
 log = logging.getLogger(__name__)
 
 #: A process that dies sooner than this after starting is crash-looping: wait before the next start.
 _QUICK_DEATH_SECONDS = 5.0
 _MAX_RESTART_DELAY_SECONDS = 30.0
+#: Seconds granted beyond the workers' own shutdown timeout before they are killed.
+_KILL_GRACE_SECONDS = 15.0
 
 
 @dataclass
@@ -35,13 +44,13 @@ class _Slot:
 
 def pool_commands(config: Config) -> dict[str, tuple[int, list[str]]]:
     """Pool name → (processes, command) for this configuration."""
-    run = [sys.executable, "-m", "workers.process"]
+
+    def command(role: str, threads: int) -> list[str]:
+        return python_command("workers.process", "--role", role, "--threads", str(threads))
+
     return {
-        "jobs": (config.worker_processes, [*run, "--role", "jobs", "--threads", str(config.worker_threads)]),
-        "webhooks": (
-            config.webhook_worker_processes,
-            [*run, "--role", "webhooks", "--threads", str(config.webhook_worker_threads)],
-        ),
+        "jobs": (config.worker_processes, command("jobs", config.worker_threads)),
+        "webhooks": (config.webhook_worker_processes, command("webhooks", config.webhook_worker_threads)),
     }
 
 
@@ -52,6 +61,14 @@ class Supervisor:
             _Slot(pool, command) for pool, (count, command) in pool_commands(config).items() for _ in range(count)
         ]
         self.stopping = threading.Event()
+        self._interrupts = 0
+
+    def on_signal(self, signum: int) -> None:
+        if signum == signal.SIGINT:
+            self._interrupts += 1
+            if self._interrupts >= 2:  # a second Ctrl-C: the workers stop at once
+                self._signal_all(signal.SIGINT)
+        self.stopping.set()
 
     def run(self) -> int:
         """Start every slot and restart dead ones until asked to stop; then stop them all."""
@@ -60,7 +77,7 @@ class Supervisor:
             for slot in self.slots:
                 if slot.process is not None and slot.process.poll() is not None:
                     self._note_death(slot, now)
-                if slot.process is None and now >= slot.not_before:
+                if slot.process is None and now >= slot.not_before and not self.stopping.is_set():
                     slot.process = subprocess.Popen(slot.command)
                     slot.started_at = now
                     log.info("started %s worker, pid %d", slot.pool, slot.process.pid)
@@ -77,11 +94,19 @@ class Supervisor:
         slot.not_before = now + delay
         slot.process = None
 
+    def _running(self) -> list[subprocess.Popen]:
+        return [s.process for s in self.slots if s.process is not None and s.process.poll() is None]
+
+    def _signal_all(self, signum: int) -> None:
+        for process in self._running():
+            process.send_signal(signum)
+
     def _stop_all(self) -> int:
-        running = [s.process for s in self.slots if s.process is not None and s.process.poll() is None]
+        running = self._running()
+        log.info("stopping %d worker processes", len(running))
         for process in running:
             process.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + self.config.worker_shutdown_timeout_seconds + 5
+        deadline = time.monotonic() + self.config.worker_shutdown_timeout_seconds + _KILL_GRACE_SECONDS
         for process in running:
             try:
                 process.wait(timeout=max(0.1, deadline - time.monotonic()))
@@ -98,8 +123,7 @@ def main() -> int:
     config = Config.from_env()
     configure_logging(config.log_level)
     supervisor = Supervisor(config)
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: supervisor.stopping.set())
+    SignalInbox(supervisor.on_signal)
     log.info(
         "supervising %d job and %d webhook worker processes", config.worker_processes, config.webhook_worker_processes
     )

@@ -80,6 +80,8 @@ def echo_job(job: Job) -> None:
         lines.append(("webhook", f"{job.webhook.url} ({job.webhook.state}, {len(job.webhook.attempts)} attempts)"))
     if job.error:
         lines.append(("error", job.error))
+    if job.error_details:
+        lines.append(("traceback", "\n" + job.error_details.rstrip()))
     if job.result is not None:
         lines.append(("result", compact(job.result)))
     for name, value in lines:

@@ -2,82 +2,85 @@
 
 from __future__ import annotations
 
+import errno
 import os
-import shlex
+import socket
 import sys
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
+from app.cli.dev import dev
 from app.config import Config, ConfigError
+from app.processes import python_command
 
 if TYPE_CHECKING:
     from app.wiring import Services
 
 
-def _python_module(*args: str) -> str:
-    return shlex.join([sys.executable, "-m", *args])
+#: Exit code of a command that cannot run as configured (click uses 2 for wrong usage too).
+EXIT_CONFIG = 2
+
+
+def check_config(environ: dict[str, str] | None = None) -> Config:
+    try:
+        return Config.from_env(environ)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def redis_config() -> Config:
+    """The configuration of a command that needs Redis: ``REDIS_URL``, or the running ``dev`` stack's
+    Redis; with neither, exit 2 saying what to set (never a Redis nobody chose)."""
+    from app.cli.dev import running_stacks
+
+    if not os.environ.get("REDIS_URL"):
+        stacks = running_stacks()
+        if len(stacks) == 1:
+            os.environ["REDIS_URL"] = stacks[0].redis_url
+            click.echo(f"(using the Redis of the dev stack at {stacks[0].api_url}: {stacks[0].redis_url})", err=True)
+        else:
+            where = (
+                "several dev stacks run: " + ", ".join(f"{s.api_url} uses {s.redis_url}" for s in stacks)
+                if stacks
+                else "no dev stack runs on this machine"
+            )
+            click.echo(f"Error: REDIS_URL is not set and {where}; set REDIS_URL=redis://host:port/db", err=True)
+            sys.exit(EXIT_CONFIG)
+    return check_config()
+
+
+def check_port(host: str, port: int) -> None:
+    """Exit 2 with a clear message when ``host:port`` cannot be listened on (in use, most often)."""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            reason = "is in use (another server?)" if exc.errno == errno.EADDRINUSE else f"cannot be used ({exc})"
+            click.echo(f"Error: port {port} on {host} {reason}: choose another with --port or PORT", err=True)
+            sys.exit(EXIT_CONFIG)
 
 
 @click.command()
-def web() -> None:
+@click.option("--port", type=int, default=None, help="HTTP port (default: $PORT or 8000).")
+def web(port: int | None) -> None:
     """Serve the HTTP API with gunicorn on $PORT (default 8000)."""
-    _check_config()
-    # By file path, not as app.gunicorn_conf: importing the package would load prometheus_client in
-    # gunicorn's master before the config has set PROMETHEUS_MULTIPROC_DIR.
-    conf = Path(__file__).parents[1] / "gunicorn_conf.py"
-    os.execv(sys.executable, [sys.executable, "-m", "gunicorn", "--config", str(conf), "app:create_app()"])
+    if port is not None:
+        os.environ["PORT"] = str(port)
+    redis_config()
+    check_port(os.environ.get("HOST", "0.0.0.0"), int(os.environ.get("PORT", "8000")))
+    command = python_command("app.web_server")
+    os.execv(command[0], command)
 
 
 @click.command()
 def worker() -> None:
     """Run worker processes (jobs and webhooks), replacing any that dies."""
-    _check_config()
+    redis_config()
     from workers.supervisor import main as supervise
 
     sys.exit(supervise())
-
-
-@click.command()
-@click.option("--port", type=int, default=None, help="HTTP port (default: $PORT or 8000).")
-def dev(port: int | None) -> None:
-    """Start everything: web, workers, and a private Redis when REDIS_URL is unset.
-
-    Webhooks to private and loopback addresses are allowed here (a local receiver is the usual
-    test target); production deployments leave WEBHOOK_ALLOW_PRIVATE_NETWORKS unset.
-    """
-    from honcho.manager import Manager
-
-    from app.embedded_redis import EmbeddedRedis
-
-    env = dict(os.environ)
-    env["PORT"] = str(port or env.get("PORT") or 8000)
-    # Loopback only: with private-network webhooks allowed, others on the network must not reach it.
-    env.setdefault("HOST", "127.0.0.1")
-    env.setdefault("WEBHOOK_ALLOW_PRIVATE_NETWORKS", "true")
-    embedded = None
-    if not env.get("REDIS_URL"):
-        embedded = EmbeddedRedis().start()
-        env["REDIS_URL"] = embedded.url
-    _check_config(env)
-    click.echo(f"Redis: {env['REDIS_URL']}" + (" (embedded, stops on exit)" if embedded else ""))
-    if embedded:  # commands run from another shell (keys, webhook-secret) must find this Redis
-        click.echo(f"  for `functionalscaffold keys` and `webhook-secret` elsewhere: export REDIS_URL={embedded.url}")
-    click.echo(f"API: http://{env['HOST']}:{env['PORT']}  docs: http://{env['HOST']}:{env['PORT']}/docs")
-    click.echo(
-        f"WEBHOOK_ALLOW_PRIVATE_NETWORKS={env['WEBHOOK_ALLOW_PRIVATE_NETWORKS']} "
-        "(webhooks may target this machine; do not use this setting in production)"
-    )
-    manager = Manager()
-    manager.add_process("web", _python_module("app.cli", "web"), env=env)
-    manager.add_process("worker", _python_module("app.cli", "worker"), env=env)
-    try:
-        manager.loop()
-    finally:
-        if embedded is not None:
-            embedded.close()
-    sys.exit(manager.returncode)
 
 
 @click.group()
@@ -114,7 +117,7 @@ def _services() -> Services:
     """Built only when a command needs Redis, so that the others start fast."""
     from app.wiring import build_services
 
-    return build_services(_check_config())
+    return build_services(redis_config())
 
 
 @keys.command("open-api")
@@ -129,13 +132,6 @@ def open_api() -> None:
 def webhook_secret() -> None:
     """Print the secret that signs webhooks (WEBHOOK_SECRET, else the one generated in Redis)."""
     click.echo(_services().webhooks.secret())
-
-
-def _check_config(environ: dict[str, str] | None = None) -> Config:
-    try:
-        return Config.from_env(environ)
-    except ConfigError as exc:
-        raise click.ClickException(str(exc)) from None
 
 
 COMMANDS = (dev, web, worker, keys, webhook_secret)

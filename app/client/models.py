@@ -46,6 +46,8 @@ class Job:
     attempts: int = 0
     result: dict[str, Any] | None = None
     error: str | None = None
+    #: When the algorithm raised: the end of its traceback.
+    error_details: str | None = None
     metadata: dict[str, Any] | None = None
     timeout: float | None = None
     cancel_requested: bool = False
@@ -70,6 +72,7 @@ class Job:
             attempts=data.get("attempts", 0),
             result=data.get("result"),
             error=data.get("error"),
+            error_details=data.get("error_details"),
             metadata=data.get("metadata"),
             timeout=data.get("timeout"),
             cancel_requested=data.get("cancel_requested", False),

@@ -104,6 +104,10 @@ class JobSchema(Schema):
     attempts = fields.Integer(metadata={"description": "Runs so far (a run cut short by a crash is repeated)"})
     result = fields.Dict(allow_none=True)
     error = fields.String(allow_none=True, metadata={"example": None})
+    error_details = fields.String(
+        allow_none=True,
+        metadata={"description": "When the algorithm raised: the end of its traceback (at most 8 KB)", "example": None},
+    )
     metadata = fields.Nested(MetadataSchema, allow_none=True)
     timeout = fields.Float(metadata={"description": "Seconds the job may run"})
     cancel_requested = fields.Boolean(metadata={"description": "A cancellation was asked while it ran"})

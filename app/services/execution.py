@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+import traceback
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,17 +21,25 @@ from app.shared_metrics import SharedMetrics
 log = logging.getLogger(__name__)
 
 COMPLETED, FAILED, TIMEOUT, CANCELLED = "completed", "failed", "timeout", "cancelled"
+#: A run that did not end: ``interrupted`` (its worker is stopping), ``lost`` (its process died).
+INTERRUPTED, LOST = "interrupted", "lost"
+#: Most of a failed run's traceback kept with its job (its end: the frames nearest the error).
+ERROR_DETAILS_MAX_BYTES = 8 * 1024
+#: Frames of a traceback kept, counted from the error.
+_TRACEBACK_FRAMES = 20
 
 
 @dataclass(frozen=True)
 class Run:
-    """What one call came to: ``completed`` with a result, ``failed`` with an error, ``timeout`` or
-    ``cancelled`` (the last two when it had to be stopped)."""
+    """What one call came to: ``completed`` with a result, ``failed`` with an error (and the end of
+    its traceback), ``timeout`` or ``cancelled`` (when it had to be stopped), or it did not end
+    (``interrupted``, ``lost``)."""
 
     outcome: str
     result: dict[str, Any] | None = None
     error: str | None = None
     elapsed: float = 0.0
+    error_details: str | None = None
 
 
 @dataclass(frozen=True)
@@ -47,9 +56,18 @@ def run_algorithm(algorithm: algorithms.Algorithm, params: dict[str, Any]) -> Ru
         result = algorithm.run(params)
         _check_result(result)
     except Exception as exc:
-        log.warning("algorithm %s failed", algorithm.name, exc_info=True)
-        return Run(FAILED, error=f"{type(exc).__name__}: {exc}", elapsed=time.perf_counter() - started)
+        elapsed = time.perf_counter() - started
+        return Run(FAILED, error=f"{type(exc).__name__}: {exc}", elapsed=elapsed, error_details=traceback_tail(exc))
     return Run(COMPLETED, result=result, elapsed=time.perf_counter() - started)
+
+
+def traceback_tail(exc: BaseException) -> str:
+    """The last frames of ``exc``'s traceback, at most ``ERROR_DETAILS_MAX_BYTES`` (the end is kept)."""
+    text = "".join(traceback.format_exception(exc, limit=-_TRACEBACK_FRAMES)).rstrip()
+    encoded = text.encode()
+    if len(encoded) <= ERROR_DETAILS_MAX_BYTES:
+        return text
+    return "..." + encoded[-(ERROR_DETAILS_MAX_BYTES - 3) :].decode(errors="ignore")
 
 
 def account(metrics: SharedMetrics, algorithm: algorithms.Algorithm, run: Run) -> dict[str, Any]:
@@ -66,6 +84,7 @@ def execute(algorithm: algorithms.Algorithm, params: dict[str, Any], metrics: Sh
     run = run_algorithm(algorithm, params)
     metadata = account(metrics, algorithm, run)
     if run.outcome != COMPLETED:
+        log.warning("algorithm %s failed: %s\n%s", algorithm.name, run.error, run.error_details)
         raise AlgorithmFailed(run.error)
     return Execution(run.result, metadata)
 

@@ -22,11 +22,11 @@ from app.errors import (
 from app.metrics import JOBS_CREATED
 from app.models import Job, JobStatus, Webhook
 from app.services.catalog import Catalog
+from app.services.messages import JOBS_QUEUE, run_job_message, webhook_message
 from app.services.waiting import Waiter
 from app.services.webhooks import WebhookService, new_webhook_id
 from app.shared_metrics import SharedMetrics
 from app.storage.jobs import JobStore
-from app.storage.queue import JobQueue
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +61,6 @@ class JobService:
     def __init__(
         self,
         store: JobStore,
-        queue: JobQueue,
         catalog: Catalog,
         webhooks: WebhookService,
         metrics: SharedMetrics,
@@ -71,7 +70,6 @@ class JobService:
         new_id: Callable[[], str] = lambda: secrets.token_hex(JOB_ID_BYTES),
     ) -> None:
         self._store = store
-        self._queue = queue
         self._catalog = catalog
         self._webhooks = webhooks
         self._metrics = metrics
@@ -121,7 +119,7 @@ class JobService:
                 timeout=timeout,
             )
             created = self._store.create(
-                job, self._limits.ttl_seconds, self._queue.message(job.job_id), digest, fingerprint or ""
+                job, self._limits.ttl_seconds, run_job_message(job.job_id), digest, fingerprint or ""
             )
             if created is not None:
                 break
@@ -176,7 +174,7 @@ class JobService:
         """Cancel a pending job at once, or ask a running one to stop; ``JOB_ALREADY_FINISHED`` otherwise."""
         if not is_job_id(job_id):
             raise JobNotFound(job_id)
-        answer = self._store.cancel(job_id, owner, self._clock())
+        answer = self._store.cancel(job_id, owner, self._clock(), webhook_message(job_id, 1), JOBS_QUEUE)
         if answer == "not_found":
             raise JobNotFound(job_id)
         job = self._store.get(job_id)
@@ -186,8 +184,7 @@ class JobService:
 
     def redeliver_webhook(self, job_id: str, owner: str) -> Job:
         """Send a finished job's webhook again (a new series of attempts, same ``webhook-id``)."""
-        self.get_job(job_id, owner)
-        self._webhooks.redeliver(job_id)
+        self._webhooks.redeliver(self.get_job(job_id, owner))
         return self._store.get(job_id)
 
     def _timeout(self, asked: float | None, algorithm_default: float | None) -> float:

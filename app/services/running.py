@@ -13,7 +13,8 @@ from app.errors import AlgorithmNotFound, InvalidRequest, JobNotFound
 from app.metrics import JOB_DURATION, JOBS_COMPLETED
 from app.models import Job, JobStatus
 from app.services.catalog import Catalog
-from app.services.execution import CANCELLED, COMPLETED, TIMEOUT, Run, account
+from app.services.execution import CANCELLED, COMPLETED, INTERRUPTED, LOST, TIMEOUT, Run, account
+from app.services.messages import webhook_message
 from app.shared_metrics import SharedMetrics
 from app.storage.jobs import JobStore
 from app.storage.queue import Receipt
@@ -40,8 +41,21 @@ class JobOutcome:
     status: JobStatus
     result: dict[str, Any] | None = None
     error: str | None = None
+    error_details: str | None = None
     metadata: dict[str, Any] | None = None
     seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class Requeue:
+    """A run that did not end: its job goes back to the queue, to run again.
+
+    ``count_attempt``: the run counts against ``JOB_MAX_ATTEMPTS``, as a crash does (its process
+    died); a worker stopping does not count it.
+    """
+
+    count_attempt: bool
+    reason: str
 
 
 class RunService:
@@ -60,15 +74,21 @@ class RunService:
         self._clock = clock
 
     def start_job(self, job_id: str) -> Job | None:
-        """Mark a queued job running and return it; None when it no longer exists.
+        """Mark a queued job running and return it (its ``attempts`` number this run); None when it
+        no longer exists.
 
-        A job found ``running`` is a run cut short by a worker crash: it runs again, up to
+        A job found ``running`` is a run cut short by a crash: it runs again, up to
         ``max_attempts`` runs, after which it is failed (and its webhook sent). A finished job comes
         back unchanged (its message was delivered twice); one asked to stop is cancelled.
         """
-        give_up = f"the worker running this job died {self._max_attempts} times; not trying again"
+        give_up = (
+            f"the process running this job died {self._max_attempts} times "
+            f"(JOB_MAX_ATTEMPTS={self._max_attempts}); not trying again"
+        )
         try:
-            previous, job = self._store.start(job_id, self._clock(), self._max_attempts, give_up)
+            previous, job = self._store.start(
+                job_id, self._clock(), self._max_attempts, give_up, webhook_message(job_id, 1)
+            )
         except JobNotFound:
             log.warning("job %s expired before it could run", job_id)
             return None
@@ -77,7 +97,7 @@ class RunService:
             self._metrics.inc(JOBS_COMPLETED, algorithm=job.algorithm, status=job.status.value)
         return job
 
-    def execute_job(self, job: Job, runner: Runner, stop_asked: Callable[[], bool]) -> JobOutcome:
+    def execute_job(self, job: Job, runner: Runner, stop_asked: Callable[[], bool]) -> JobOutcome | Requeue:
         """Run the job's algorithm through ``runner``; touches no storage, so a Redis outage never repeats it."""
         started = time.perf_counter()
 
@@ -94,6 +114,10 @@ class RunService:
         except Exception as exc:  # the runner itself broke: the job fails, it is not left running
             log.exception("job %s could not be run", job.job_id)
             return ended(JobStatus.FAILED, error=f"the job could not be run: {type(exc).__name__}: {exc}")
+        if run.outcome == INTERRUPTED:
+            return Requeue(count_attempt=False, reason="its worker is stopping")
+        if run.outcome == LOST:
+            return Requeue(count_attempt=True, reason="its algorithm process died")
         metadata = account(self._metrics, algorithm, run)
         if run.outcome == COMPLETED:
             return ended(JobStatus.COMPLETED, result=run.result, metadata=metadata)
@@ -101,25 +125,35 @@ class RunService:
             return ended(JobStatus.CANCELLED)
         if run.outcome == TIMEOUT:
             return ended(JobStatus.FAILED, error=f"TIMEOUT: the job ran longer than its limit of {job.timeout:g} s")
-        return ended(JobStatus.FAILED, error=run.error)
+        log.warning("job %s failed: %s\n%s", job.job_id, run.error, run.error_details or "")
+        return ended(JobStatus.FAILED, error=run.error, error_details=run.error_details)
 
-    def finish_job(self, job: Job, outcome: JobOutcome, receipt: Receipt | None = None) -> None:
-        """Record the outcome of a running job (its webhook is queued, and with ``receipt`` its queue
-        message acknowledged, in the same step). Safe to repeat."""
+    def finish_job(self, job: Job, outcome: JobOutcome, receipt: Receipt) -> None:
+        """Record the outcome of this run of a job, acknowledge its message and queue its webhook,
+        in one step. Safe to repeat; a run that was superseded (its worker presumed dead) records
+        nothing."""
         recorded = self._store.finish(
-            job.job_id,
+            job,
             outcome.status,
             self._clock(),
+            receipt,
+            webhook_message(job.job_id, 1),
             result=outcome.result,
             error=outcome.error,
+            error_details=outcome.error_details,
             metadata=outcome.metadata,
-            receipt=receipt,
         )
         if recorded:
             self._metrics.inc(JOBS_COMPLETED, algorithm=job.algorithm, status=outcome.status.value)
             self._metrics.observe(JOB_DURATION, outcome.seconds, algorithm=job.algorithm)
         else:
-            log.info("job %s was no longer running; outcome %s not recorded", job.job_id, outcome.status.value)
+            log.info("job %s had moved on; outcome %s of run %d not recorded", job.job_id, outcome.status.value,
+                     job.attempts)
+
+    def requeue_job(self, job: Job, requeue: Requeue, receipt: Receipt) -> None:
+        """Put a run that did not end back in the queue: the job is pending again, first in line."""
+        if self._store.requeue(job, receipt, requeue.count_attempt):
+            log.warning("job %s goes back to the queue: %s", job.job_id, requeue.reason)
 
     def cancel_requested(self, job_ids: list[str]) -> set[str]:
         """Which of these running jobs someone asked to cancel."""

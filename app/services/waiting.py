@@ -30,6 +30,7 @@ class Waiter:
         self._waiting = 0
         self._listener: threading.Thread | None = None
         self._stop = threading.Event()
+        self._released = threading.Event()
 
     @property
     def waiting(self) -> int:
@@ -42,7 +43,7 @@ class Waiter:
         """
         event = threading.Event()
         with self._lock:
-            if self._waiting >= self.max_waiters:
+            if self._waiting >= self.max_waiters or self._released.is_set():
                 return False
             self._waiting += 1
             self._events[job_id].add(event)
@@ -51,7 +52,7 @@ class Waiter:
         try:
             while not finished():  # also closes the race with an announcement made before we listened
                 remaining = deadline - time.monotonic()
-                if remaining <= 0 or not event.wait(remaining):
+                if remaining <= 0 or not event.wait(remaining) or self._released.is_set():
                     break
                 event.clear()
         finally:
@@ -85,6 +86,11 @@ class Waiter:
             events = [e for waiting in self._events.values() for e in waiting]
         for event in events:
             event.set()
+
+    def release_all(self) -> None:
+        """The process is stopping: every wait ends now (answering the job as it is), none starts."""
+        self._released.set()
+        self._wake_all()
 
     def close(self) -> None:
         self._stop.set()

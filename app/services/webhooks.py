@@ -17,10 +17,12 @@ from app.errors import InvalidRequest, JobNotFinished, JobNotFound, WebhookNotFo
 from app.metrics import WEBHOOK_DELIVERIES, WEBHOOK_DURATION
 from app.models import Job, WebhookAttempt, WebhookState, utc
 from app.services import destinations
+from app.services.messages import WEBHOOKS_QUEUE, webhook_message
 from app.services.signing import Signer
 from app.shared_metrics import SharedMetrics
 from app.storage.jobs import JobStore
-from app.storage.webhooks import Claim, WebhookStore
+from app.storage.queue import QueueStore, Receipt
+from app.storage.webhooks import WebhookStore
 
 log = logging.getLogger(__name__)
 
@@ -28,13 +30,17 @@ log = logging.getLogger(__name__)
 EVENT_TYPES = {"completed": "job.completed", "failed": "job.failed", "cancelled": "job.cancelled"}
 #: Seconds allowed for resolving a webhook's host at submission.
 SUBMISSION_DNS_TIMEOUT_SECONDS = 2.0
+#: Times a redelivery re-reads the job when another redelivery started a series meanwhile.
+_REDELIVER_TRIES = 5
 
 
 @dataclass(frozen=True)
 class Delivery:
-    """One attempt to POST ``body`` to ``url``, with its signed headers."""
+    """Attempt ``number`` of a series of a job's webhook: a POST of ``body`` to ``url``, signed."""
 
-    claim: Claim
+    job_id: str
+    series: int
+    number: int
     url: str
     body: str
     headers: dict[str, str]
@@ -107,22 +113,23 @@ class WebhookService:
         self,
         jobs: JobStore,
         store: WebhookStore,
+        queues: QueueStore,
         metrics: SharedMetrics,
         retry_delays: tuple[float, ...],
         allow_private_networks: bool,
-        lease_seconds: float,
         secret: str | None = None,
         previous_secret: str | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._jobs = jobs
         self._store = store
+        self._queues = queues
         self._metrics = metrics
         self.retry_delays = retry_delays
         self.allow_private_networks = allow_private_networks
-        self._lease_ms = int(lease_seconds * 1000)
         self._secret = secret
         self._previous_secret = previous_secret
+        self._signer: Signer | None = None
         self._clock = clock
 
     def secret(self) -> str:
@@ -132,88 +139,111 @@ class WebhookService:
         return self._secret
 
     def signer(self) -> Signer:
-        return Signer(self.secret(), self._previous_secret)
+        if self._signer is None:
+            self._signer = Signer(self.secret(), self._previous_secret)
+        return self._signer
 
     def check_url(self, url: str) -> None:
         """Refuse, at submission, a webhook whose scheme or resolved address is not allowed."""
         try:
-            destinations.check_scheme(url)
-            if not self.allow_private_networks:
-                destinations.resolve(url, allow_private=False, timeout=SUBMISSION_DNS_TIMEOUT_SECONDS)
+            # The private-network setting lifts the address rule only: the host must still resolve.
+            destinations.resolve(url, self.allow_private_networks, timeout=SUBMISSION_DNS_TIMEOUT_SECONDS)
         except (destinations.ForbiddenDestination, destinations.UnresolvableDestination) as exc:
-            hint = "" if self.allow_private_networks else " (WEBHOOK_ALLOW_PRIVATE_NETWORKS=true lifts this)"
+            forbidden_address = isinstance(exc, destinations.ForbiddenDestination) and "internal address" in str(exc)
+            hint = " (WEBHOOK_ALLOW_PRIVATE_NETWORKS=true lifts this)" if forbidden_address else ""
             raise InvalidRequest(
                 f"webhook is not allowed: {exc}{hint}",
                 {"field": "webhook", "value": redact_url(url)[:200], "errors": {"webhook": [str(exc)]}},
             ) from None
 
-    def redeliver(self, job_id: str) -> None:
+    def redeliver(self, job: Job) -> None:
         """Start a new series of attempts (same ``webhook-id``) for a finished job's webhook."""
-        answer = self._store.redeliver(job_id)
+        for _ in range(_REDELIVER_TRIES):
+            series = job.webhook.series if job.webhook is not None else 1
+            answer = self._store.redeliver(job.job_id, series, webhook_message(job.job_id, series + 1))
+            if answer == "conflict":  # another redelivery started a series meanwhile
+                job = self._jobs.get(job.job_id)
+                continue
+            break
         if answer == "not_found":
-            raise JobNotFound(job_id)
+            raise JobNotFound(job.job_id)
         if answer == "no_webhook":
-            raise WebhookNotFound(job_id)
+            raise WebhookNotFound(job.job_id)
         if answer == "not_finished":
-            raise JobNotFinished(job_id)
-
-    def claim_due(self, limit: int) -> tuple[list[Claim], float | None]:
-        """Up to ``limit`` due attempts, leased to the caller; and in how many seconds the next is due."""
-        claims, next_in_ms = self._store.claim(self._lease_ms, limit)
-        return claims, None if next_in_ms is None else next_in_ms / 1000
+            raise JobNotFinished(job.job_id)
 
     def waiting(self) -> int:
-        return self._store.waiting()
+        """Attempts waiting for their retry time (and first attempts not yet taken by a worker)."""
+        counts = self._queues.counts(WEBHOOKS_QUEUE)
+        return counts.due + counts.ready
 
-    def prepare(self, claim: Claim, signer: Signer) -> Delivery | None:
-        """The signed delivery for a claimed attempt; None (lease released) when it is obsolete."""
+    def prepare(self, job_id: str, series: int) -> Delivery | None:
+        """The next attempt of this series of the job's webhook, signed; None when there is none to
+        make (the job expired, the series was superseded or has ended)."""
         try:
-            job = self._jobs.get(claim.job_id)
+            job = self._jobs.get(job_id)
         except JobNotFound:
             job = None
-        if job is None or job.webhook is None or job.webhook.series != claim.series or not job.status.finished:
-            log.info("webhook attempt %s dropped: the job expired or was redelivered", claim.member)
-            self._store.release(claim)
+        webhook = job.webhook if job is not None else None
+        if (
+            job is None
+            or webhook is None
+            or webhook.series != series
+            or webhook.state is not WebhookState.PENDING
+            or not job.status.finished
+        ):
+            log.info("webhook %s series %d dropped: the job expired, was redelivered or is done", job_id, series)
             return None
         body = json.dumps(build_payload(job), separators=(",", ":"))
-        headers = {"Content-Type": "application/json", **signer.headers(job.webhook.id, self._clock(), body)}
-        return Delivery(claim, job.webhook.url, body, headers)
+        headers = {"Content-Type": "application/json", **self.signer().headers(webhook.id, self._clock(), body)}
+        return Delivery(job_id, series, webhook.attempted + 1, webhook.url, body, headers)
 
-    def record(self, delivery: Delivery, outcome: Outcome, started_at: float) -> None:
-        """Log the attempt, count it, and schedule the next one if it failed and attempts remain."""
-        claim = delivery.claim
-        delay = next_delay(self.retry_delays, claim.number, outcome)
+    def record(self, delivery: Delivery, outcome: Outcome, started_at: float, receipt: Receipt) -> None:
+        """Log the attempt, count it, and settle its message: done, or back until the next attempt."""
+        delay = next_delay(self.retry_delays, delivery.number, outcome)
         entry = WebhookAttempt(
-            claim.series, claim.number, started_at, round(outcome.duration, 4), outcome.status_code, outcome.error
+            delivery.series, delivery.number, started_at, round(outcome.duration, 4), outcome.status_code, outcome.error
         )
         if outcome.delivered:
             state, reason, status = WebhookState.DELIVERED, None, "success"
         elif delay is not None:
             state, reason, status = WebhookState.PENDING, None, "retry"
         else:
-            state, reason, status = WebhookState.FAILED, _failure_reason(claim.number, outcome), "failed"
+            state, reason, status = WebhookState.FAILED, _failure_reason(delivery.number, outcome), "failed"
         next_in_ms = round(delay * 1000) if delay is not None else None
-        recorded = self._store.record(claim, json.dumps(asdict(entry)), state.value, reason, next_in_ms)
+        recorded = self._store.record(
+            delivery.job_id,
+            delivery.series,
+            delivery.number,
+            json.dumps(asdict(entry)),
+            state.value,
+            reason,
+            next_in_ms,
+            receipt,
+        )
         answer = outcome.status_code or outcome.error
         if recorded == 0:
             log.info(
-                "webhook %s attempt %d (%s) not recorded: redelivered or expired", claim.job_id, claim.number, answer
+                "webhook %s attempt %d (%s) not recorded: redelivered or expired",
+                delivery.job_id,
+                delivery.number,
+                answer,
             )
             return
         self._metrics.inc(WEBHOOK_DELIVERIES, status=status)  # the POST was made, whatever comes next
         self._metrics.observe(WEBHOOK_DURATION, outcome.duration)
         if recorded < 0:
             log.warning(
-                "webhook %s attempt %d (%s): lease lost during a Redis outage; another dispatcher makes it again",
-                claim.job_id,
-                claim.number,
+                "webhook %s attempt %d (%s) was made twice: its lease was lost meanwhile (a Redis outage?)",
+                delivery.job_id,
+                delivery.number,
                 answer,
             )
             return
         log.info(
             "webhook %s attempt %d: %s%s",
-            claim.job_id,
-            claim.number,
+            delivery.job_id,
+            delivery.number,
             answer,
             f", next in {delay}s" if delay is not None else f" ({state.value})",
         )

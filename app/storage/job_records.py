@@ -75,6 +75,7 @@ def decode(
             reason=data.get("webhook_reason"),
             series=int(data.get("webhook_series", 1)),
             attempts=tuple(WebhookAttempt(**json.loads(entry)) for entry in log),
+            attempted=int(data.get("webhook_attempt", 0)),
         )
     return Job(
         job_id=job_id,
@@ -89,6 +90,7 @@ def decode(
         completed_at=data.get("completed_at"),
         result=outputs.get("result"),
         error=outputs.get("error"),
+        error_details=outputs.get("error_details"),
         metadata=outputs.get("metadata"),
         attempts=int(data.get("attempts", 0)),
         owner=data.get("owner", "_"),

@@ -22,12 +22,13 @@ import redis
 
 from app.errors import JobNotFound
 from app.models import Job, JobStatus
-from app.storage import job_scripts
+from app.storage import job_scripts as scripts
 from app.storage.batching import ScriptBatcher
 from app.storage.job_records import decode, encode_input, encode_state, pairs
 from app.storage.keys import Keys
-from app.storage.queue import WAKEUP_TOKENS, QueuedMessage, Receipt
+from app.storage.queue import QueuedMessage, Receipt
 from app.storage.redis import translate_errors
+from app.storage.scripts import NamedScript
 
 
 @dataclass(frozen=True)
@@ -51,13 +52,23 @@ class JobStore:
     def __init__(self, client: redis.Redis, keys: Keys) -> None:
         self._client = client
         self._keys = keys
-        self._create = client.register_script(job_scripts.CREATE)
-        self._get = client.register_script(job_scripts.GET)
-        self._start = client.register_script(job_scripts.START)
-        self._finish = client.register_script(job_scripts.FINISH)
-        self._cancel = client.register_script(job_scripts.CANCEL)
-        self._page = client.register_script(job_scripts.PAGE)
+        self._create = NamedScript(client, scripts.CREATE_SIGNATURE, scripts.LIBRARY + scripts.CREATE)
+        self._get = NamedScript(client, scripts.GET_SIGNATURE, scripts.GET)
+        self._start = NamedScript(client, scripts.START_SIGNATURE, scripts.LIBRARY + scripts.START)
+        self._finish = NamedScript(client, scripts.FINISH_SIGNATURE, scripts.LIBRARY + scripts.FINISH)
+        self._requeue = NamedScript(client, scripts.REQUEUE_SIGNATURE, scripts.LIBRARY + scripts.REQUEUE)
+        self._cancel = NamedScript(client, scripts.CANCEL_SIGNATURE, scripts.LIBRARY + scripts.CANCEL)
+        self._page = NamedScript(client, scripts.PAGE_SIGNATURE, scripts.LIBRARY + scripts.PAGE)
         self._batched = ScriptBatcher(client).call
+
+    def _keys_of(self, job_id: str, jobs_queue: str | None = None, webhooks_queue: str | None = None) -> dict[str, Any]:
+        """The keys a job script takes: the job's, and those of the queues it may touch."""
+        keys: dict[str, Any] = {"job": self._keys.of_job(job_id)}
+        if jobs_queue is not None:
+            keys["jobs"] = self._keys.queue(jobs_queue)
+        if webhooks_queue is not None:
+            keys["webhooks"] = self._keys.queue(webhooks_queue)
+        return keys
 
     @translate_errors
     def create(
@@ -68,34 +79,28 @@ class JobStore:
         idempotency_digest: str | None = None,
         fingerprint: str = "",
     ) -> Created | None:
-        """Store a new job with its TTL, index it and queue its ``message``, atomically; None when the
-        id is taken (nothing written).
+        """Store a new job with its TTL, index it and queue its run ``message``, atomically; None when
+        the id is taken (nothing written).
 
         With an idempotency key, an earlier job made under it wins: the same request replays it,
         another one conflicts with it (nothing is queued then).
         """
         idempotency = self._keys.idempotency(job.owner, idempotency_digest) if idempotency_digest else ""
         answer = self._create(
-            keys=[
-                self._keys.job(job.job_id),
-                self._keys.job_input(job.job_id),
-                message.queue,
-                message.messages,
-                message.wakeup,
-            ],
-            args=[
-                ttl_seconds,
-                self._keys.job_index_prefix,
-                job.job_id,
-                idempotency,
-                fingerprint,
-                self._keys.job(""),
-                message.message_id,
-                message.data,
-                WAKEUP_TOKENS,
-                encode_input(job),
-                *encode_state(job),
-            ],
+            self._keys_of(job.job_id, jobs_queue=message.queue),
+            {
+                "ttl": ttl_seconds,
+                "index_prefix": self._keys.job_index_prefix,
+                "id": job.job_id,
+                "idempotency": idempotency,
+                "fingerprint": fingerprint,
+                "job_prefix": self._keys.job(""),
+                "message": message.data,
+                "priority": message.priority,
+                "delay_ms": message.delay_ms,
+                "input": encode_input(job),
+            },
+            encode_state(job),
         )
         outcome = answer[0].decode()
         if outcome == "taken":
@@ -105,40 +110,35 @@ class JobStore:
     @translate_errors
     def get(self, job_id: str) -> Job:
         """The job with its webhook log, in one round trip."""
-        keys = [
-            self._keys.job(job_id),
-            self._keys.job_input(job_id),
-            self._keys.job_output(job_id),
-            self._keys.webhook_log(job_id),
-        ]
-        state, given, output, log = self._get(keys=keys)
+        state, given, output, log = self._get(self._keys_of(job_id), {})
         if not state:
             raise JobNotFound(job_id)
         return decode(job_id, pairs(state), given, output, log)
 
     @translate_errors
-    def start(self, job_id: str, now: float, max_attempts: int, give_up_error: str) -> tuple[JobStatus, Job]:
+    def start(
+        self, job_id: str, now: float, max_attempts: int, give_up_error: str, webhook: QueuedMessage
+    ) -> tuple[JobStatus, Job]:
         """Mark the job running, one more attempt; return its previous status and the job.
 
         A job whose cancellation was asked is cancelled instead; one that already had
         ``max_attempts`` runs is failed with ``give_up_error``; a finished job comes back unchanged.
+        Ending a job queues ``webhook`` if it has one.
         """
         raw = self._batched(
-            self._start,
-            [
-                self._keys.job(job_id),
-                self._keys.webhooks_due,
-                self._keys.job_input(job_id),
-                self._keys.job_output(job_id),
-            ],
-            [
-                job_id,
-                max_attempts,
-                give_up_error,
-                repr(now),
-                self._keys.job_index_prefix,
-                self._keys.finished_channel,
-            ],
+            *self._start.call_args(
+                self._keys_of(job_id, webhooks_queue=webhook.queue),
+                {
+                    "id": job_id,
+                    "max_attempts": max_attempts,
+                    "give_up_error": give_up_error,
+                    "now": repr(now),
+                    "index_prefix": self._keys.job_index_prefix,
+                    "channel": self._keys.finished_channel,
+                    "webhook_id": webhook.id,
+                    "webhook": webhook.data,
+                },
+            )
         )
         if not raw:
             raise JobNotFound(job_id)
@@ -148,39 +148,71 @@ class JobStore:
     @translate_errors
     def finish(
         self,
-        job_id: str,
+        job: Job,
         status: JobStatus,
         now: float,
+        receipt: Receipt,
+        webhook: QueuedMessage,
         result: dict[str, Any] | None = None,
         error: str | None = None,
+        error_details: str | None = None,
         metadata: dict[str, Any] | None = None,
-        receipt: Receipt | None = None,
     ) -> bool:
-        """Record the outcome of a running job and queue its webhook; False when it was not running.
-
-        With a ``receipt``, the job's queue message is acknowledged in the same step.
-        """
-        output = {"result": result, "metadata": metadata} if error is None else {"error": error}
-        args = [
-            job_id,
-            self._keys.job_index_prefix,
-            self._keys.finished_channel,
-            status.value,
-            repr(now),
-            json.dumps(output),
-        ]
-        keys = [self._keys.job(job_id), self._keys.webhooks_due, self._keys.job_output(job_id)]
-        if receipt is not None:
-            keys += [receipt.acks, receipt.messages]
-            args.append(receipt.message_id)
-        return bool(self._batched(self._finish, keys, args))
+        """Record the outcome of this attempt of a running job, acknowledge its run message and
+        queue its ``webhook``, in one step; False when the job had moved on (not recorded)."""
+        if error is None:
+            output: dict[str, Any] = {"result": result, "metadata": metadata}
+        else:
+            output = {"error": error, "error_details": error_details} if error_details else {"error": error}
+        answer = self._batched(
+            *self._finish.call_args(
+                self._keys_of(job.job_id, receipt.queue, webhook.queue),
+                {
+                    "id": job.job_id,
+                    "attempt": job.attempts,
+                    "index_prefix": self._keys.job_index_prefix,
+                    "channel": self._keys.finished_channel,
+                    "status": status.value,
+                    "now": repr(now),
+                    "output": json.dumps(output),
+                    "webhook_id": webhook.id,
+                    "webhook": webhook.data,
+                    "delivery": receipt.delivery,
+                },
+            )
+        )
+        return bool(answer)
 
     @translate_errors
-    def cancel(self, job_id: str, owner: str, now: float) -> str:
+    def requeue(self, job: Job, receipt: Receipt, count_attempt: bool) -> bool:
+        """Put this attempt of a running job back in the queue (pending, ahead of its priority);
+        its attempt is given back unless ``count_attempt``. False when the job had moved on."""
+        answer = self._requeue(
+            self._keys_of(job.job_id, receipt.queue),
+            {
+                "id": job.job_id,
+                "attempt": job.attempts,
+                "index_prefix": self._keys.job_index_prefix,
+                "count": int(count_attempt),
+                "delivery": receipt.delivery,
+            },
+        )
+        return bool(answer)
+
+    @translate_errors
+    def cancel(self, job_id: str, owner: str, now: float, webhook: QueuedMessage, jobs_queue: str) -> str:
         """'cancelled' (it was pending), 'requested' (it is running), 'finished' or 'not_found'."""
         return self._cancel(
-            keys=[self._keys.job(job_id), self._keys.webhooks_due],
-            args=[job_id, owner, repr(now), self._keys.job_index_prefix, self._keys.finished_channel],
+            self._keys_of(job_id, jobs_queue, webhook.queue),
+            {
+                "id": job_id,
+                "owner": owner,
+                "now": repr(now),
+                "index_prefix": self._keys.job_index_prefix,
+                "channel": self._keys.finished_channel,
+                "webhook_id": webhook.id,
+                "webhook": webhook.data,
+            },
         ).decode()
 
     @translate_errors
@@ -209,19 +241,19 @@ class JobStore:
             top = f"({older_than!r}"
         bottom = f"({newer_than!r}" if newer_than is not None else "-inf"
         raw = self._page(
-            keys=[self._keys.job_index(owner, status, algorithm)],
-            args=[
-                self._keys.job(""),
-                self._keys.webhook_log_suffix,
-                top,
-                bottom,
-                after[1] if after else "",
-                repr(after[0]) if after else "0",
-                limit,
-                ttl_seconds,
-                self._keys.input_suffix,
-                self._keys.output_suffix,
-            ],
+            {"index": self._keys.job_index(owner, status, algorithm)},
+            {
+                "job_prefix": self._keys.job(""),
+                "log_suffix": self._keys.webhook_log_suffix,
+                "max": top,
+                "min": bottom,
+                "after": after[1] if after else "",
+                "after_score": repr(after[0]) if after else "0",
+                "limit": limit,
+                "ttl": ttl_seconds,
+                "input_suffix": self._keys.input_suffix,
+                "output_suffix": self._keys.output_suffix,
+            },
         )
         more, last_id, last_score, entries = raw[0], raw[1], raw[2], raw[3:]
         jobs = [

@@ -2,6 +2,51 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class QueueKeys:
+    """The keys of one queue of the broker; ``app.storage.queue`` says what each holds and why.
+
+    Lua scripts receive them as one group (``K.queue.ready`` ...), see ``app.storage.scripts``.
+    """
+
+    #: Sorted set: deliverable message ids, scored by priority band, then order of arrival.
+    ready: str
+    #: Sorted set: delayed message ids, scored by due time (Unix ms, the Redis server's clock).
+    due: str
+    #: Sorted set: delivered message ids, scored by when their lease runs out (Unix ms).
+    leased: str
+    #: Hash: message id -> the encoded message, from enqueue until acknowledged.
+    messages: str
+    #: Hash: message id -> priority, for messages not of the default priority.
+    priorities: str
+    #: Hash: message id -> how many times it was delivered (the fencing token of each delivery).
+    deliveries: str
+    #: String: a counter giving arrival order within a priority.
+    sequence: str
+    #: Sorted set: dead-lettered message ids, scored by when (Unix ms); kept a week.
+    dead: str
+    #: Hash: message id -> the encoded dead-lettered message.
+    dead_messages: str
+    #: Pub/sub channel (not a key): told whenever a message may have become deliverable sooner.
+    wakeup: str
+
+
+@dataclass(frozen=True)
+class JobKeys:
+    """The keys of one job, which share its TTL (Lua: ``K.job.state`` ...)."""
+
+    #: Hash: the job's state in short fields (see ``Keys.job``).
+    state: str
+    #: String: params, request id and webhook url (JSON), written once.
+    input: str
+    #: String: result and metadata, or error (JSON), written when the job ends.
+    output: str
+    #: List: the webhook's delivery attempts (JSON each).
+    webhook_log: str
+
 
 class Keys:
     def __init__(self, namespace: str) -> None:
@@ -31,6 +76,9 @@ class Keys:
         """List: the job's webhook attempts, JSON each, expiring with the job."""
         return self.job(job_id) + self.webhook_log_suffix
 
+    def of_job(self, job_id: str) -> JobKeys:
+        return JobKeys(self.job(job_id), self.job_input(job_id), self.job_output(job_id), self.webhook_log(job_id))
+
     @property
     def job_index_prefix(self) -> str:
         """Sorted sets ``<prefix><owner>:<status or *>:<algorithm or *>``: job ids scored by creation time."""
@@ -59,16 +107,6 @@ class Keys:
         return f"{self.namespace}:api-keys:required"
 
     @property
-    def webhooks_due(self) -> str:
-        """Sorted set: webhook attempts to make, scored by due time (Unix ms)."""
-        return f"{self.namespace}:webhooks:due"
-
-    @property
-    def webhooks_leased(self) -> str:
-        """Sorted set: attempts being made, scored by when their lease runs out (Unix ms)."""
-        return f"{self.namespace}:webhooks:leased"
-
-    @property
     def webhook_secret(self) -> str:
         """String: the signing secret generated when none is configured."""
         return f"{self.namespace}:webhook-secret"
@@ -79,37 +117,26 @@ class Keys:
         return f"{self.namespace}:metrics"
 
     @property
-    def dramatiq(self) -> str:
-        """Prefix of Dramatiq's own keys."""
-        return f"{self.namespace}:dramatiq"
+    def workers(self) -> str:
+        """Sorted set: the id of each worker process heard from, scored by its last heartbeat (Unix ms)."""
+        return f"{self.namespace}:workers"
 
-    def queue(self, queue_name: str) -> str:
-        """List: ids of the queue's messages, in order (Dramatiq's own layout)."""
-        return f"{self.dramatiq}:{queue_name}"
+    def worker(self, worker_id: str) -> str:
+        """String: a worker process's description (JSON), expiring unless its heartbeat renews it."""
+        return f"{self.namespace}:worker:{worker_id}"
 
-    def queue_messages(self, queue_name: str) -> str:
-        """Hash: the queue's messages by id, until acknowledged (Dramatiq's own layout)."""
-        return f"{self.dramatiq}:{queue_name}.msgs"
-
-    def queue_wakeup(self, queue_name: str) -> str:
-        """List: a token per message sent, capped; an idle worker blocks on it instead of polling."""
-        return f"{self.dramatiq}:{queue_name}.wakeup"
-
-
-#: Lua: the current time of the Redis server in ms. Schedules use this one clock, whatever the hosts' clocks.
-LUA_NOW_MS = """
-local function now_ms()
-  local t = redis.call('TIME')
-  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-end
-"""
-
-
-def attempt_member(job_id: str, series: int, number: int) -> str:
-    """How one webhook attempt is named in the due and leased sets (the Lua scripts build it too)."""
-    return f"{job_id}:{series}:{number}"
-
-
-def parse_attempt_member(member: str) -> tuple[str, int, int]:
-    job_id, series, number = member.split(":")
-    return job_id, int(series), int(number)
+    def queue(self, queue_name: str) -> QueueKeys:
+        """The keys of the broker's queue ``queue_name`` (``jobs``, ``webhooks``)."""
+        prefix = f"{self.namespace}:queue:{queue_name}:"
+        return QueueKeys(
+            ready=prefix + "ready",
+            due=prefix + "due",
+            leased=prefix + "leased",
+            messages=prefix + "messages",
+            priorities=prefix + "priorities",
+            deliveries=prefix + "deliveries",
+            sequence=prefix + "sequence",
+            dead=prefix + "dead",
+            dead_messages=prefix + "dead-messages",
+            wakeup=prefix + "wakeup",
+        )

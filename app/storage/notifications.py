@@ -9,7 +9,7 @@ from collections.abc import Callable
 import redis
 
 from app.storage.keys import Keys
-from app.storage.redis import UNAVAILABLE
+from app.storage.redis import OUTAGE, UNAVAILABLE, url_of
 
 log = logging.getLogger(__name__)
 
@@ -37,8 +37,8 @@ class FinishedJobsChannel:
                         on_gap()
                     elif message["type"] == "message":
                         on_finished(message["data"].decode())
-            except UNAVAILABLE:
-                log.warning("job announcements interrupted: Redis is not answering; reconnecting")
+            except UNAVAILABLE as exc:
+                OUTAGE.failed(exc, url_of(self._client))
                 stop.wait(0.5)
             except Exception:
                 log.exception("job announcements failed; listening again")

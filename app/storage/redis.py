@@ -1,10 +1,16 @@
-"""Redis connections, and the translation of connection failures into ``StorageUnavailable``."""
+"""Redis connections, the translation of connection failures into ``StorageUnavailable``, and the one
+log of a Redis outage per process.
+"""
 
 from __future__ import annotations
 
 import functools
+import logging
+import threading
+import time
 from collections.abc import Callable
 from typing import ParamSpec, TypeVar
+from urllib.parse import urlsplit, urlunsplit
 
 import redis
 from redis.backoff import NoBackoff
@@ -15,9 +21,76 @@ from app.errors import StorageUnavailable
 
 P = ParamSpec("P")
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 #: Errors meaning "Redis is not reachable right now" (BusyLoadingError, a restart, is one of them).
 UNAVAILABLE = (redis.ConnectionError, redis.TimeoutError)
+#: Longest silence of the outage log while Redis stays unreachable.
+REMINDER_SECONDS = 30.0
+
+
+def redacted(url: str) -> str:
+    """A Redis URL without its password, fit for a log line."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.hostname or ""
+    if parts.port:
+        netloc += f":{parts.port}"
+    netloc = f"{parts.username}:***@{netloc}" if parts.username else f":***@{netloc}"
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, ""))
+
+
+class OutageLog:
+    """Says once that Redis cannot be reached (where, and what to check), then at most every
+    ``REMINDER_SECONDS`` that it still cannot, and once that it answers again.
+
+    Every storage call reports to it (``translate_errors``), so a process whose many threads all
+    fail at once logs one line, not one per attempt.
+    """
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.url = "(REDIS_URL)"
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._down_since: float | None = None
+        self._reminder_at = 0.0
+
+    @property
+    def down(self) -> bool:
+        return self._down_since is not None
+
+    def failed(self, error: BaseException, url: str | None = None) -> None:
+        now = self._clock()
+        with self._lock:
+            if self._down_since is None:
+                self._down_since, self._reminder_at = now, now + REMINDER_SECONDS
+                log.warning(
+                    "cannot reach Redis at %s (%s): check REDIS_URL and that Redis is running; retrying",
+                    url or self.url,
+                    _reason(error),
+                )
+            elif now >= self._reminder_at:
+                self._reminder_at = now + REMINDER_SECONDS
+                log.warning("still cannot reach Redis at %s (for %.0f s)", self.url, now - self._down_since)
+
+    def succeeded(self) -> None:
+        if self._down_since is None:  # the common case costs one attribute read
+            return
+        with self._lock:
+            if self._down_since is None:
+                return
+            log.warning("Redis at %s answers again (after %.1f s)", self.url, self._clock() - self._down_since)
+            self._down_since = None
+
+
+def _reason(error: BaseException) -> str:
+    text = str(error).strip() or type(error).__name__
+    return text if len(text) <= 200 else text[:200] + "..."
+
+
+#: This process's outage log.
+OUTAGE = OutageLog()
 
 
 def connect(config: Config) -> redis.Redis:
@@ -27,6 +100,7 @@ def connect(config: Config) -> redis.Redis:
     restart is replaced transparently; a timeout is not retried: a Redis that does not answer costs
     one timeout per call.
     """
+    OUTAGE.url = redacted(config.redis_url)
     return redis.Redis.from_url(
         config.redis_url,
         socket_connect_timeout=config.redis_timeout_seconds,
@@ -36,15 +110,28 @@ def connect(config: Config) -> redis.Redis:
     )
 
 
+def url_of(client: redis.Redis) -> str:
+    """Where ``client`` connects, as a URL without password."""
+    kwargs = client.connection_pool.connection_kwargs
+    if "path" in kwargs:
+        return f"unix://{kwargs['path']}"
+    return f"redis://{kwargs.get('host', 'localhost')}:{kwargs.get('port', 6379)}/{kwargs.get('db', 0)}"
+
+
 def translate_errors(func: Callable[P, T]) -> Callable[P, T]:
-    """Decorator for storage methods: redis connection errors become ``StorageUnavailable``."""
+    """Decorator for storage methods (and functions whose first argument is a client): redis connection
+    errors become ``StorageUnavailable``, reported to the process's ``OUTAGE`` log."""
 
     @functools.wraps(func)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
         try:
-            return func(*args, **kwargs)
+            result = func(*args, **kwargs)
         except UNAVAILABLE as exc:
+            client = args[0] if args and isinstance(args[0], redis.Redis) else getattr(args[0], "_client", None)
+            OUTAGE.failed(exc, url_of(client) if isinstance(client, redis.Redis) else None)
             raise StorageUnavailable() from exc
+        OUTAGE.succeeded()
+        return result
 
     return wrapper
 

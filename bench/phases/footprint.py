@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import requests
 from report import Row, at_most
-from stack import KEYS, PLATFORM_QUEUE, Stack
+from stack import KEYS, PLATFORM_MESSAGES, Stack
 
 from phases import Settings
 
@@ -29,7 +29,7 @@ def _submit(url: str, count: int) -> list[str]:
 
 def _finished(stack: Stack, timeout: float = 600) -> None:
     deadline = time.monotonic() + timeout
-    while stack.redis.hlen(f"{PLATFORM_QUEUE}.msgs"):
+    while stack.redis.hlen(PLATFORM_MESSAGES):
         if time.monotonic() > deadline:
             raise TimeoutError("jobs still running")
         time.sleep(0.05)

@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import requests
 from report import Row, ratio_at_least
-from stack import BASELINES, PLATFORM_QUEUE, RAW_QUEUE, Stack, drain_rate
+from stack import BASELINES, PLATFORM_MESSAGES, RAW_MESSAGES, Stack, drain_rate
 
 from phases import Settings
 
@@ -62,13 +62,13 @@ def run(stack: Stack, settings: Settings) -> list[Row]:
                 stack.start_worker(
                     WORKER_PROCESSES=str(PROCESSES), WORKER_THREADS=str(THREADS), WORKER_PREFETCH=prefetch
                 )
-                target.platform.samples.append(drain_rate(stack.redis, PLATFORM_QUEUE, count, timeout=300))
+                target.platform.samples.append(drain_rate(stack.redis, PLATFORM_MESSAGES, count, timeout=300))
                 stack.stop("worker")
 
             for n in range(count):
                 raw.trivial.send(n)
             stack.start_raw_dramatiq(PROCESSES, THREADS)
-            row.baseline.samples.append(drain_rate(stack.redis, RAW_QUEUE, count, timeout=300))
+            row.baseline.samples.append(drain_rate(stack.redis, RAW_MESSAGES, count, timeout=300))
             prefetched.baseline.samples.append(row.baseline.samples[-1])
             stack.stop("raw-dramatiq")
         return [row, prefetched]

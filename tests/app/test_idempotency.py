@@ -23,7 +23,7 @@ def test_a_retry_with_the_same_key_and_body_returns_the_first_job(
     assert (first.status_code, retry.status_code) == (202, 202)
     assert retry.get_json() == first.get_json()
     assert retry.headers["Location"] == first.headers["Location"]
-    assert redis_client.llen("fs:dramatiq:jobs") == 1  # queued once
+    assert redis_client.zcard("fs:queue:jobs:ready") == 1  # queued once
 
 
 def test_the_same_key_with_another_body_is_409(client: FlaskClient) -> None:
@@ -55,7 +55,7 @@ def test_twenty_concurrent_duplicates_create_one_job(app: Flask, redis_client: r
     with ThreadPoolExecutor(20) as pool:
         ids = set(pool.map(submit, range(20)))
     assert len(ids) == 1
-    assert redis_client.llen("fs:dramatiq:jobs") == 1
+    assert redis_client.zcard("fs:queue:jobs:ready") == 1
     assert len(redis_client.keys("fs:job:*:input")) == 1  # one job: its state, input (and no output yet)
 
 

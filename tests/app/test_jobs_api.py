@@ -18,7 +18,7 @@ ISO_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+00:00$")
 
 
 def _queued_messages(redis_client: redis.Redis) -> int:
-    return redis_client.llen("fs:dramatiq:jobs")
+    return redis_client.zcard("fs:queue:jobs:ready")
 
 
 @pytest.mark.parametrize("prefix", PREFIXES)
@@ -156,6 +156,16 @@ def test_ttl_is_configurable(redis_client: redis.Redis, make_client) -> None:
 
 def test_statuses_are_the_reference_ones_plus_cancelled() -> None:
     assert [s.value for s in JobStatus] == ["pending", "running", "completed", "failed", "cancelled"]
+
+
+def test_even_with_private_networks_allowed_a_webhook_host_must_resolve(client: FlaskClient) -> None:
+    """WEBHOOK_ALLOW_PRIVATE_NETWORKS (the tests' config) lifts the address rule only."""
+    body = {"algorithm": "PrimeChecker", "params": {"number": 7}, "webhook": "http://no-such-host.invalid/h"}
+    response = client.post("/jobs", json=body)
+    assert response.status_code == 400
+    assert response.get_json()["details"]["field"] == "webhook"
+    assert "resolve" in response.get_json()["message"]
+    assert "WEBHOOK_ALLOW_PRIVATE_NETWORKS" not in response.get_json()["message"]
 
 
 @pytest.mark.parametrize("url", ["http://example.com/café", "http://bücher.example/x"])

@@ -9,7 +9,9 @@ import pytest
 from flask.testing import FlaskClient
 
 from app.models import JobStatus
+from app.services.messages import JOBS_QUEUE
 from app.services.running import JobOutcome
+from app.storage.queue import Receipt
 from app.wiring import Services
 
 
@@ -66,7 +68,8 @@ def test_each_page_shows_the_full_job(client: FlaskClient, services: Services) -
 
 def _finish(services: Services, job_id: str, status: JobStatus) -> None:
     job = services.runs.start_job(job_id)
-    services.runs.finish_job(job, JobOutcome(status, result={} if status is JobStatus.COMPLETED else None))
+    outcome = JobOutcome(status, result={} if status is JobStatus.COMPLETED else None)
+    services.runs.finish_job(job, outcome, Receipt(JOBS_QUEUE, job_id, 0))
 
 
 def test_filters_by_status_algorithm_and_creation_time(client: FlaskClient, services: Services) -> None:
@@ -127,7 +130,7 @@ def test_filtered_pages_follow_their_cursor(client: FlaskClient, services: Servi
 
 def test_a_listed_job_shows_its_webhook_log_as_get_does(client: FlaskClient, services: Services, redis_client) -> None:
     job_id = client.post(
-        "/jobs", json={"algorithm": "PrimeChecker", "params": {"number": 7}, "webhook": "http://example.com/h"}
+        "/jobs", json={"algorithm": "PrimeChecker", "params": {"number": 7}, "webhook": "http://127.0.0.1:9/h"}
     ).get_json()["job_id"]
     redis_client.rpush(
         f"fs:job:{job_id}:webhook-log",

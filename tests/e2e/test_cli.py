@@ -9,7 +9,7 @@ import subprocess
 from dataclasses import dataclass
 
 import pytest
-from support import WebhookReceiver, platform_env, wait_until
+from support import WebhookReceiver, hostile_folder, platform_env, wait_until
 
 from app.embedded_redis import free_port
 
@@ -22,9 +22,13 @@ class Cli:
 
     env: dict[str, str]
     key: str
+    #: Run from a user's project folder with app.py, workers.py and algorithms.py of its own.
+    folder: str
 
     def __call__(self, *args: str, check: int | None = 0) -> subprocess.CompletedProcess[str]:
-        done = subprocess.run(["functionalscaffold", *args], env=self.env, capture_output=True, text=True, timeout=60)
+        done = subprocess.run(
+            ["functionalscaffold", *args], env=self.env, capture_output=True, text=True, timeout=60, cwd=self.folder
+        )
         if check is not None:
             assert done.returncode == check, (done.returncode, done.stdout, done.stderr)
         assert "Traceback" not in done.stderr, done.stderr
@@ -32,9 +36,10 @@ class Cli:
 
 
 @pytest.fixture
-def cli(keyed_platform) -> Cli:
+def cli(keyed_platform, tmp_path) -> Cli:
     key = keyed_platform.key()
-    return Cli(platform_env(FUNCTIONALSCAFFOLD_URL=keyed_platform.url, FUNCTIONALSCAFFOLD_API_KEY=key), key)
+    env = platform_env(FUNCTIONALSCAFFOLD_URL=keyed_platform.url, FUNCTIONALSCAFFOLD_API_KEY=key)
+    return Cli(env, key, hostile_folder(tmp_path / "project"))
 
 
 def test_submit_wait_prints_the_finished_job_in_one_command(cli: Cli) -> None:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import sys
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import requests
-from support import ProcessGroup, platform_env, wait_until
+from support import ProcessGroup, hostile_folder, platform_env, wait_until
 
 from app.embedded_redis import EmbeddedRedis, free_port
 
@@ -52,8 +53,10 @@ def running_platform(logs: Path, **settings: str) -> Iterator[Platform]:
         }
     )
     group = ProcessGroup()
+    # Run from a user's project folder holding app.py, workers.py and algorithms.py of its own.
+    folder = hostile_folder(Path(tempfile.mkdtemp(prefix="fs-project-")))
     for name, command in procfile_commands().items():
-        group.start(name, command, env, str(logs))
+        group.start(name, command, env, str(logs), cwd=folder)
     platform = Platform(f"http://127.0.0.1:{port}", redis_server, group)
     try:
         wait_until(lambda: _ready(platform), timeout=30, interval=0.1, message="the platform to be ready")

@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -119,7 +120,9 @@ class ProcessGroup:
     def __init__(self) -> None:
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
 
-    def start(self, name: str, command: str | list[str], env: dict[str, str], log_dir: str) -> subprocess.Popen:
+    def start(
+        self, name: str, command: str | list[str], env: dict[str, str], log_dir: str, cwd: str | None = None
+    ) -> subprocess.Popen:
         with open(os.path.join(log_dir, f"{name}.log"), "wb") as log:  # the child keeps its own copy
             process = subprocess.Popen(
                 command,
@@ -128,6 +131,7 @@ class ProcessGroup:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
+                cwd=cwd,
             )
         self.processes[name] = process
         return process
@@ -150,6 +154,17 @@ class ProcessGroup:
 def _signal_group(process: subprocess.Popen, signum: int) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, signum)
+
+
+def hostile_folder(path: Path) -> str:
+    """A user's project folder, with modules named like the platform's packages that fail if imported.
+
+    Commands run from it must import the platform's own packages, never these.
+    """
+    path.mkdir(parents=True, exist_ok=True)
+    for name in ("app", "workers", "algorithms"):
+        (path / f"{name}.py").write_text(f"raise SystemExit('the user\\'s own {name}.py was imported')\n")
+    return str(path)
 
 
 def platform_env(**settings: str) -> dict[str, str]:

@@ -6,19 +6,15 @@ import time
 
 import pytest
 import redis
+from store_steps import cancel, finish, start
+from store_steps import create as _create
 
 from app.models import Job, JobStatus
 from app.storage.jobs import JobStore
 from app.storage.keys import Keys
-from app.storage.queue import JobQueue
 
 KEYS = Keys("fs")
 TTL = 600
-
-
-def _create(store: JobStore, job: Job, ttl_seconds: int, **kwargs: object) -> object:
-    """Create ``job`` with its run message, as the service does."""
-    return store.create(job, ttl_seconds, JobQueue(KEYS).message(job.job_id), **kwargs)
 
 
 @pytest.fixture
@@ -58,33 +54,33 @@ def test_a_new_job_is_in_the_four_indexes_which_expire_with_it(store: JobStore, 
 
 def test_status_changes_move_the_job_between_indexes(store: JobStore, redis_client: redis.Redis) -> None:
     _create(store, _job("aaaaaaaaaaa1"), TTL)
-    store.start("aaaaaaaaaaa1", time.time(), 3, "gave up")
+    _, running = start(store, "aaaaaaaaaaa1", time.time())
     assert (_members(redis_client, "pending"), _members(redis_client, "running", "A")) == ([], ["aaaaaaaaaaa1"])
-    store.finish("aaaaaaaaaaa1", JobStatus.COMPLETED, time.time(), result={})
+    finish(store, running, JobStatus.COMPLETED, time.time(), result={})
     assert (_members(redis_client, "running"), _members(redis_client, "completed", "A")) == ([], ["aaaaaaaaaaa1"])
     assert _members(redis_client) == ["aaaaaaaaaaa1"]
 
 
 def test_giving_up_after_crashes_files_the_job_as_failed(store: JobStore, redis_client: redis.Redis) -> None:
     _create(store, _job("aaaaaaaaaaa1"), TTL)
-    store.start("aaaaaaaaaaa1", time.time(), 1, "gave up")
-    _, job = store.start("aaaaaaaaaaa1", time.time(), 1, "gave up")
+    start(store, "aaaaaaaaaaa1", time.time(), 1)
+    _, job = start(store, "aaaaaaaaaaa1", time.time(), 1)
     assert (job.status, job.error) == (JobStatus.FAILED, "gave up")
     assert (_members(redis_client, "running"), _members(redis_client, "failed")) == ([], ["aaaaaaaaaaa1"])
 
 
 def test_a_crashed_run_asked_to_stop_is_cancelled_instead_of_rerun(store: JobStore, redis_client: redis.Redis) -> None:
     _create(store, _job("aaaaaaaaaaa1"), TTL)
-    store.start("aaaaaaaaaaa1", time.time(), 3, "gave up")
-    assert store.cancel("aaaaaaaaaaa1", "k1", time.time()) == "requested"
-    _, job = store.start("aaaaaaaaaaa1", time.time(), 3, "gave up")  # the run's worker had died
+    start(store, "aaaaaaaaaaa1", time.time())
+    assert cancel(store, "aaaaaaaaaaa1", "k1", time.time()) == "requested"
+    _, job = start(store, "aaaaaaaaaaa1", time.time())  # the run's worker had died
     assert (job.status, job.attempts) == (JobStatus.CANCELLED, 1)
     assert _members(redis_client, "cancelled") == ["aaaaaaaaaaa1"]
 
 
 def test_cancel_checks_the_owner(store: JobStore) -> None:
     _create(store, _job("aaaaaaaaaaa1"), TTL)
-    assert store.cancel("aaaaaaaaaaa1", "someone-else", time.time()) == "not_found"
+    assert cancel(store, "aaaaaaaaaaa1", "someone-else", time.time()) == "not_found"
     assert store.get("aaaaaaaaaaa1").status is JobStatus.PENDING
 
 

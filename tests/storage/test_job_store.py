@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 import redis
+from store_steps import create as _create
+from store_steps import finish, start
 
 from app.config import Config
 from app.embedded_redis import EmbeddedRedis
@@ -11,16 +13,11 @@ from app.errors import JobNotFound, StorageUnavailable
 from app.models import Job, JobStatus, Webhook
 from app.storage.jobs import JobStore
 from app.storage.keys import Keys
-from app.storage.queue import JobQueue, Receipt
+from app.storage.queue import QueueStore, Receipt
 from app.storage.redis import connect
 
 KEYS = Keys("fs")
 NOW = 1_800_000_000.0
-
-
-def _create(store: JobStore, job: Job, ttl_seconds: int, **kwargs: object) -> object:
-    """Create ``job`` with its run message, as the service does."""
-    return store.create(job, ttl_seconds, JobQueue(KEYS).message(job.job_id), **kwargs)
 
 
 def _job(job_id: str = "a1b2c3d4e5f6", **changes: object) -> Job:
@@ -49,8 +46,8 @@ def test_create_then_get_round_trips_every_field(store: JobStore) -> None:
 
 def test_the_record_lives_under_the_namespaced_keys_with_one_ttl(store: JobStore, redis_client: redis.Redis) -> None:
     _create(store, _job(), ttl_seconds=60)
-    store.start("a1b2c3d4e5f6", NOW, 3, "gave up")
-    store.finish("a1b2c3d4e5f6", JobStatus.COMPLETED, NOW, result={"ok": True}, metadata={})
+    _, running = start(store, "a1b2c3d4e5f6", NOW)
+    finish(store, running, JobStatus.COMPLETED, NOW, result={"ok": True}, metadata={})
     for key in ("fs:job:a1b2c3d4e5f6", "fs:job:a1b2c3d4e5f6:input", "fs:job:a1b2c3d4e5f6:output"):
         assert 55 <= redis_client.ttl(key) <= 60, key
 
@@ -60,8 +57,8 @@ def test_the_state_hash_stays_compact_whatever_the_payload(store: JobStore, redi
     long_url = "https://receiver.example.com/" + "hooks/" * 40
     job = _job(webhook=Webhook(url=long_url, id="msg_1"), request_id="r" * 128, params={"text": "x" * 5000})
     _create(store, job, ttl_seconds=60)
-    store.start(job.job_id, NOW, 3, "gave up")
-    store.finish(job.job_id, JobStatus.FAILED, NOW, error="ValueError: " + "long message " * 100)
+    _, running = start(store, job.job_id, NOW)
+    finish(store, running, JobStatus.FAILED, NOW, error="ValueError: " + "long message " * 100)
     assert redis_client.object("encoding", "fs:job:a1b2c3d4e5f6") in (b"listpack", b"ziplist")
     finished = store.get(job.job_id)
     assert (finished.webhook.url, finished.request_id, finished.params) == (long_url, "r" * 128, job.params)
@@ -83,7 +80,7 @@ def test_an_expired_job_is_not_found(store: JobStore, redis_client: redis.Redis)
 
 
 def _start(store: JobStore, now: float, max_attempts: int = 3) -> tuple[JobStatus, Job]:
-    return store.start("a1b2c3d4e5f6", now, max_attempts, "gave up")
+    return start(store, "a1b2c3d4e5f6", now, max_attempts)
 
 
 def test_start_moves_pending_to_running_and_counts_attempts(store: JobStore) -> None:
@@ -106,10 +103,10 @@ def test_a_job_whose_runs_keep_crashing_is_failed_after_max_attempts(store: JobS
 
 def test_finish_records_the_outcome_only_of_a_running_job(store: JobStore) -> None:
     _create(store, _job(), ttl_seconds=60)
-    assert not store.finish("a1b2c3d4e5f6", JobStatus.COMPLETED, NOW, result={"x": 1})  # still pending
-    _start(store, NOW + 1)
-    assert store.finish("a1b2c3d4e5f6", JobStatus.COMPLETED, NOW + 2, result={"x": 1}, metadata={"m": 2})
-    assert not store.finish("a1b2c3d4e5f6", JobStatus.FAILED, NOW + 3, error="late")  # never backwards
+    assert not finish(store, _job(attempts=0), JobStatus.COMPLETED, NOW, result={"x": 1})  # still pending
+    _, running = _start(store, NOW + 1)
+    assert finish(store, running, JobStatus.COMPLETED, NOW + 2, result={"x": 1}, metadata={"m": 2})
+    assert not finish(store, running, JobStatus.FAILED, NOW + 3, error="late")  # never backwards
     job = store.get("a1b2c3d4e5f6")
     assert (job.status, job.result, job.metadata, job.error, job.completed_at) == (
         JobStatus.COMPLETED,
@@ -122,14 +119,14 @@ def test_finish_records_the_outcome_only_of_a_running_job(store: JobStore) -> No
 
 def test_a_finished_job_is_not_started_again(store: JobStore) -> None:
     _create(store, _job(), ttl_seconds=60)
-    _start(store, NOW + 1)
-    store.finish("a1b2c3d4e5f6", JobStatus.FAILED, NOW + 2, error="boom")
+    _, running = _start(store, NOW + 1)
+    finish(store, running, JobStatus.FAILED, NOW + 2, error="boom")
     previous, job = _start(store, NOW + 3)
     assert (previous, job.status, job.attempts) == (JobStatus.FAILED, JobStatus.FAILED, 1)
 
 
 def test_a_finish_after_expiry_does_not_resurrect_the_job(store: JobStore) -> None:
-    assert not store.finish("a1b2c3d4e5f6", JobStatus.COMPLETED, NOW, result={})
+    assert not finish(store, _job(status=JobStatus.RUNNING, attempts=1), JobStatus.COMPLETED, NOW, result={})
     with pytest.raises(JobNotFound):
         store.get("a1b2c3d4e5f6")
 
@@ -138,24 +135,22 @@ def test_missing_job_raises_job_not_found(store: JobStore) -> None:
     with pytest.raises(JobNotFound):
         store.get("ffffffffffff")
     with pytest.raises(JobNotFound):
-        store.start("ffffffffffff", NOW, 3, "gave up")
+        start(store, "ffffffffffff", NOW)
 
 
-def test_finishing_a_job_with_a_webhook_schedules_its_first_attempt(store: JobStore, redis_client: redis.Redis) -> None:
+def test_finishing_a_job_with_a_webhook_queues_its_delivery(store: JobStore, redis_client: redis.Redis) -> None:
     _create(store, _job(webhook=Webhook(url="http://example.com/h", id="msg_1")), ttl_seconds=60)
-    _start(store, NOW + 1)
-    store.finish("a1b2c3d4e5f6", JobStatus.COMPLETED, NOW + 2, result={})
-    [(member, due_ms)] = redis_client.zrange("fs:webhooks:due", 0, -1, withscores=True)
-    seconds, micros = redis_client.time()
-    assert member == b"a1b2c3d4e5f6:1:1"
-    assert 0 <= seconds * 1000 + micros // 1000 - due_ms < 1000  # due now, on the server's clock
+    _, running = _start(store, NOW + 1)
+    finish(store, running, JobStatus.COMPLETED, NOW + 2, result={})
+    [delivery] = QueueStore(redis_client, KEYS).fetch("webhooks", 10, 10_000).deliveries
+    assert delivery.id == "a1b2c3d4e5f6:1"  # the first series of its webhook, deliverable now
 
 
-def test_finishing_a_job_without_webhook_schedules_nothing(store: JobStore, redis_client: redis.Redis) -> None:
+def test_finishing_a_job_without_webhook_queues_nothing(store: JobStore, redis_client: redis.Redis) -> None:
     _create(store, _job(), ttl_seconds=60)
-    _start(store, NOW + 1)
-    store.finish("a1b2c3d4e5f6", JobStatus.COMPLETED, NOW + 2, result={})
-    assert redis_client.zcard("fs:webhooks:due") == 0
+    _, running = _start(store, NOW + 1)
+    finish(store, running, JobStatus.COMPLETED, NOW + 2, result={})
+    assert QueueStore(redis_client, KEYS).counts("webhooks").ready == 0
 
 
 def test_redis_down_raises_storage_unavailable() -> None:
@@ -168,19 +163,38 @@ def test_redis_down_raises_storage_unavailable() -> None:
         _create(store, _job(), ttl_seconds=60)
 
 
-def test_finish_with_a_receipt_acknowledges_the_message_in_the_same_step(
+def test_finish_acknowledges_the_run_message_in_the_same_step(store: JobStore, redis_client: redis.Redis) -> None:
+    queues = QueueStore(redis_client, KEYS)
+    _create(store, _job(), ttl_seconds=60)
+    [delivery] = queues.fetch("jobs", 1, 10_000).deliveries
+    _, running = _start(store, NOW)
+    assert finish(store, running, JobStatus.COMPLETED, NOW, delivery=delivery.number, result={})
+    assert queues.counts("jobs").leased == 0
+    assert store.get("a1b2c3d4e5f6").status is JobStatus.COMPLETED
+
+
+def test_a_stale_run_cannot_record_over_a_later_one(store: JobStore, redis_client: redis.Redis) -> None:
+    """Fencing: the first run's worker, presumed dead and rerun, comes back with its outcome."""
+    _create(store, _job(), ttl_seconds=60)
+    _, first = _start(store, NOW)
+    _, second = _start(store, NOW + 1)  # its lease ran out: the job runs again
+    assert not finish(store, first, JobStatus.FAILED, NOW + 2, error="late")
+    assert finish(store, second, JobStatus.COMPLETED, NOW + 3, result={"ok": 1})
+    assert not finish(store, second, JobStatus.FAILED, NOW + 4, error="again")  # written once
+    job = store.get("a1b2c3d4e5f6")
+    assert (job.status, job.result, job.attempts) == (JobStatus.COMPLETED, {"ok": 1}, 2)
+
+
+def test_a_run_given_back_leaves_the_job_pending_at_the_front_of_the_queue(
     store: JobStore, redis_client: redis.Redis
 ) -> None:
-    message = JobQueue(KEYS).message("a1b2c3d4e5f6")
-    store.create(_job(), 60, message)
-    acks = "fs:dramatiq:__acks__.worker-1.jobs"
-    redis_client.lpop(message.queue)  # what Dramatiq's fetch does: the id moves to the worker's acks
-    redis_client.sadd(acks, message.message_id)
-    store.start("a1b2c3d4e5f6", NOW, 3, "gave up")
-    receipt = Receipt(acks=acks, messages=message.messages, message_id=message.message_id)
-
-    assert store.finish("a1b2c3d4e5f6", JobStatus.COMPLETED, NOW, result={}, receipt=receipt)
-
-    assert not redis_client.sismember(acks, message.message_id)
-    assert not redis_client.hexists(message.messages, message.message_id)
-    assert store.get("a1b2c3d4e5f6").status is JobStatus.COMPLETED
+    queues = QueueStore(redis_client, KEYS)
+    _create(store, _job(job_id="aaaaaaaaaaa1"), ttl_seconds=60)
+    _create(store, _job(job_id="aaaaaaaaaaa2"), ttl_seconds=60)
+    [delivery] = queues.fetch("jobs", 1, 10_000).deliveries
+    _, running = start(store, delivery.id, NOW)
+    receipt = Receipt("jobs", delivery.id, delivery.number)
+    assert store.requeue(running, receipt, count_attempt=False)
+    job = store.get("aaaaaaaaaaa1")
+    assert (job.status, job.attempts, job.started_at) == (JobStatus.PENDING, 0, None)
+    assert [d.id for d in queues.fetch("jobs", 2, 10_000).deliveries] == ["aaaaaaaaaaa1", "aaaaaaaaaaa2"]

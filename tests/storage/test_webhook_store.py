@@ -1,4 +1,4 @@
-"""WebhookStore against a real Redis: claims, leases, and recording."""
+"""WebhookStore against a real Redis: each attempt recorded with its message settled, in one step."""
 
 from __future__ import annotations
 
@@ -6,26 +6,30 @@ import json
 
 import pytest
 import redis
+from store_steps import create, finish, start
+from support import wait_until
 
 from app.models import Job, JobStatus, Webhook
+from app.services.messages import WEBHOOKS_QUEUE, webhook_message
 from app.storage.jobs import JobStore
 from app.storage.keys import Keys
-from app.storage.queue import JobQueue
+from app.storage.queue import Delivery, QueueStore, Receipt
 from app.storage.webhooks import WebhookStore
 
 KEYS = Keys("fs")
+JOB_ID = "a1b2c3d4e5f6"
 
 
-def _create(store: JobStore, job: Job, ttl_seconds: int, **kwargs: object) -> object:
-    """Create ``job`` with its run message, as the service does."""
-    return store.create(job, ttl_seconds, JobQueue(KEYS).message(job.job_id), **kwargs)
+@pytest.fixture
+def queues(redis_client: redis.Redis) -> QueueStore:
+    return QueueStore(redis_client, KEYS)
 
 
 @pytest.fixture
 def store(redis_client: redis.Redis) -> WebhookStore:
     jobs = JobStore(redis_client, KEYS)
     job = Job(
-        job_id="a1b2c3d4e5f6",
+        job_id=JOB_ID,
         status=JobStatus.PENDING,
         algorithm="A",
         params={},
@@ -33,54 +37,73 @@ def store(redis_client: redis.Redis) -> WebhookStore:
         expires_at=60.0,
         webhook=Webhook(url="http://example.com/", id="msg_1"),
     )
-    _create(jobs, job, ttl_seconds=60)
-    jobs.start("a1b2c3d4e5f6", 1.0, 3, "gave up")
-    jobs.finish("a1b2c3d4e5f6", JobStatus.COMPLETED, 2.0, result={})  # attempt 1 is due now
+    create(jobs, job, ttl_seconds=60)
+    _, running = start(jobs, JOB_ID, 1.0)
+    finish(jobs, running, JobStatus.COMPLETED, 2.0, result={})  # its webhook's message is deliverable now
     return WebhookStore(redis_client, KEYS)
 
 
-def test_an_attempt_is_claimed_once(store: WebhookStore) -> None:
-    [claim], _ = store.claim(lease_ms=10_000, limit=10)
-    assert (claim.job_id, claim.series, claim.number) == ("a1b2c3d4e5f6", 1, 1)
-    assert store.claim(lease_ms=10_000, limit=10) == ([], None)
+def _take(queues: QueueStore, lease_ms: int = 10_000) -> Delivery:
+    [delivery] = wait_until(
+        lambda: queues.fetch(WEBHOOKS_QUEUE, 1, lease_ms).deliveries, timeout=5, message="a delivery"
+    )
+    return delivery
 
 
-def test_recording_a_failure_schedules_the_next_attempt_and_ends_the_lease(
-    store: WebhookStore, redis_client: redis.Redis
+def _receipt(delivery: Delivery) -> Receipt:
+    return Receipt(WEBHOOKS_QUEUE, delivery.id, delivery.number)
+
+
+def _record(store: WebhookStore, delivery: Delivery, number: int, state: str, next_in_ms: int | None) -> int:
+    entry = json.dumps({"number": number})
+    return store.record(JOB_ID, 1, number, entry, state, None, next_in_ms, _receipt(delivery))
+
+
+def test_a_failed_attempt_gives_the_message_back_until_the_next_is_due(
+    store: WebhookStore, queues: QueueStore, redis_client: redis.Redis
 ) -> None:
-    [claim], _ = store.claim(lease_ms=10_000, limit=10)
-    assert store.record(claim, json.dumps({"n": 1}), "pending", None, next_in_ms=60_000) == 1
-    assert redis_client.zcard("fs:webhooks:leased") == 0
-    [(member, _)] = redis_client.zrange("fs:webhooks:due", 0, -1, withscores=True)
-    assert member == b"a1b2c3d4e5f6:1:2"
-    claims, next_in_ms = store.claim(lease_ms=10_000, limit=10)
-    assert claims == [] and 59_000 < next_in_ms <= 60_000
-    assert store.waiting() == 1
+    first = _take(queues)
+    assert first.id == f"{JOB_ID}:1"
+    assert _record(store, first, 1, "pending", next_in_ms=300) == 1
+    fetched = queues.fetch(WEBHOOKS_QUEUE, 1, 10_000)
+    assert fetched.deliveries == [] and 200 < fetched.next_in_ms <= 300
+    second = _take(queues)
+    assert (second.id, second.number) == (first.id, 2)
+    assert _record(store, second, 2, "delivered", next_in_ms=None) == 1
+    assert queues.counts(WEBHOOKS_QUEUE).leased == 0
+    state = redis_client.hmget(f"fs:job:{JOB_ID}", "webhook_state", "webhook_attempt")
+    assert state == [b"delivered", b"2"]
+    assert redis_client.llen(f"fs:job:{JOB_ID}:webhook-log") == 2
 
 
-def test_a_lost_lease_logs_the_attempt_but_decides_nothing(store: WebhookStore, redis_client: redis.Redis) -> None:
-    [claim], _ = store.claim(lease_ms=10_000, limit=10)
-    redis_client.zadd("fs:webhooks:leased", {claim.member: claim.lease_until_ms + 5})  # another dispatcher's now
-    assert store.record(claim, json.dumps({"n": 1}), "failed", "x", next_in_ms=None) == -1
-    assert redis_client.llen("fs:job:a1b2c3d4e5f6:webhook-log") == 1
-    assert redis_client.hget("fs:job:a1b2c3d4e5f6", "webhook_state") == b"pending"
-    assert redis_client.zscore("fs:webhooks:leased", claim.member) == claim.lease_until_ms + 5
+def test_an_attempt_made_twice_is_logged_and_the_message_settled_as_decided_first(
+    store: WebhookStore, queues: QueueStore, redis_client: redis.Redis
+) -> None:
+    """A worker whose lease ran out records attempt 1 while its successor makes attempt 1 again."""
+    stale = _take(queues, lease_ms=50)
+    current = _take(queues)  # the lease ran out: delivered again
+    assert _record(store, stale, 1, "pending", next_in_ms=60_000) == 1
+    assert _record(store, current, 1, "failed", next_in_ms=None) == -1
+    assert redis_client.hget(f"fs:job:{JOB_ID}", "webhook_state") == b"pending"  # what the first decided
+    assert redis_client.llen(f"fs:job:{JOB_ID}:webhook-log") == 2
+    counts = queues.counts(WEBHOOKS_QUEUE)
+    assert (counts.leased, counts.due) == (0, 1)  # back until the next attempt, not lost
 
 
-def test_a_superseded_series_records_nothing(store: WebhookStore, redis_client: redis.Redis) -> None:
-    [claim], _ = store.claim(lease_ms=10_000, limit=10)
-    assert store.redeliver("a1b2c3d4e5f6") == "ok"
-    assert store.record(claim, json.dumps({"n": 1}), "delivered", None, next_in_ms=None) == 0
-    assert redis_client.llen("fs:job:a1b2c3d4e5f6:webhook-log") == 0
-    assert redis_client.zrange("fs:webhooks:due", 0, -1) == [b"a1b2c3d4e5f6:2:1"]
+def test_a_superseded_series_records_nothing_and_drops_its_message(
+    store: WebhookStore, queues: QueueStore, redis_client: redis.Redis
+) -> None:
+    old = _take(queues)
+    assert store.redeliver(JOB_ID, 1, webhook_message(JOB_ID, 2)) == "ok"
+    assert _record(store, old, 1, "delivered", next_in_ms=None) == 0
+    assert redis_client.llen(f"fs:job:{JOB_ID}:webhook-log") == 0
+    assert [d.id for d in queues.fetch(WEBHOOKS_QUEUE, 10, 10_000).deliveries] == [f"{JOB_ID}:2"]
 
 
-def test_an_expired_lease_is_due_again(store: WebhookStore) -> None:
-    [claim], _ = store.claim(lease_ms=1, limit=10)
-    again = store.claim(lease_ms=10_000, limit=10)[0]
-    while not again:  # the 1 ms lease runs out on the server's clock
-        again = store.claim(lease_ms=10_000, limit=10)[0]
-    assert [c.member for c in again] == [claim.member]
+def test_a_redelivery_that_raced_another_is_told_to_read_again(store: WebhookStore) -> None:
+    assert store.redeliver(JOB_ID, 1, webhook_message(JOB_ID, 2)) == "ok"
+    assert store.redeliver(JOB_ID, 1, webhook_message(JOB_ID, 2)) == "conflict"
+    assert store.redeliver("ffffffffffff", 1, webhook_message("ffffffffffff", 2)) == "not_found"
 
 
 def test_the_generated_secret_is_made_once(store: WebhookStore) -> None:
@@ -89,11 +112,12 @@ def test_the_generated_secret_is_made_once(store: WebhookStore) -> None:
 
 
 def test_a_long_failure_reason_is_cut_to_keep_the_job_hash_compact(
-    store: WebhookStore, redis_client: redis.Redis
+    store: WebhookStore, queues: QueueStore, redis_client: redis.Redis
 ) -> None:
-    [claim], _ = store.claim(lease_ms=10_000, limit=10)
+    delivery = _take(queues)
     reason = "connection refused by " + "a-very-long-host-name." * 10
-    assert store.record(claim, json.dumps({"n": 1}), "failed", reason, next_in_ms=None) == 1
-    kept = redis_client.hget("fs:job:a1b2c3d4e5f6", "webhook_reason").decode()
+    entry = json.dumps({"number": 1})
+    assert store.record(JOB_ID, 1, 1, entry, "failed", reason, None, _receipt(delivery)) == 1
+    kept = redis_client.hget(f"fs:job:{JOB_ID}", "webhook_reason").decode()
     assert len(kept.encode()) <= 64 and kept.endswith("...") and reason.startswith(kept[:-3])
-    assert redis_client.object("encoding", "fs:job:a1b2c3d4e5f6") in (b"listpack", b"ziplist")
+    assert redis_client.object("encoding", f"fs:job:{JOB_ID}") in (b"listpack", b"ziplist")

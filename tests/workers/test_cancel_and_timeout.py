@@ -27,7 +27,7 @@ def _finished(client: FlaskClient, job_id: str, timeout: float = 15) -> dict:
     return finished_job(lambda path: client.get(path).get_json(), job_id, timeout)
 
 
-@pytest.mark.usefixtures("dispatcher")
+@pytest.mark.usefixtures("webhook_worker")
 def test_a_pending_job_is_cancelled_at_once_never_runs_and_its_webhook_says_so(
     client: FlaskClient, config: Config, webhook_receiver: WebhookReceiver
 ) -> None:

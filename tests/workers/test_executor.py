@@ -11,7 +11,7 @@ import pytest
 import algorithms
 from app.config import Config
 from app.services.execution import COMPLETED
-from app.storage.queue import JOBS_QUEUE
+from app.services.messages import JOBS_QUEUE
 from workers.executor import ProcessExecutor
 from workers.process import start_worker
 

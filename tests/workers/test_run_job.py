@@ -12,11 +12,10 @@ from support import finished_job, metric_value, wait_until
 from app.config import Config
 from app.models import JobStatus
 from app.services.execution import run_algorithm
-from app.storage.queue import JOBS_QUEUE, RUN_JOB_ACTOR
-from app.storage.redis import connect
+from app.services.messages import JOBS_QUEUE, RUN_JOB_ACTOR
+from app.storage.queue import Receipt
 from app.wiring import Services
-from workers.broker import build_worker_broker
-from workers.process import start_worker
+from workers.process import build_broker, start_worker
 
 
 def _submit(client: FlaskClient, params: dict, algorithm: str = "PrimeChecker", **extra: object) -> str:
@@ -29,11 +28,14 @@ def _finished(client: FlaskClient, job_id: str) -> dict:
     return finished_job(lambda path: client.get(path).get_json(), job_id)
 
 
-def test_a_finished_job_leaves_no_message_behind(client: FlaskClient, worker: dramatiq.Worker, redis_client) -> None:
+def test_a_finished_job_leaves_no_message_behind(
+    client: FlaskClient, worker: dramatiq.Worker, services: Services, redis_client
+) -> None:
     _finished(client, _submit(client, {"number": 561}))
     # acknowledged with the outcome: nothing left to run again, for this worker or another
-    wait_until(lambda: redis_client.hlen("fs:dramatiq:jobs.msgs") == 0, timeout=5, message="the acknowledgement")
-    assert [redis_client.scard(key) for key in redis_client.keys("fs:dramatiq:__acks__.*")] in ([], [0])
+    counts = services.queues.counts(JOBS_QUEUE)
+    assert (counts.ready, counts.due, counts.leased, counts.dead) == (0, 0, 0, 0)
+    assert redis_client.hlen("fs:queue:jobs:messages") == 0
 
 
 @pytest.mark.usefixtures("worker")
@@ -68,11 +70,13 @@ def test_a_second_message_for_a_finished_job_does_not_run_it_again(
     assert client.get(f"/jobs/{job_id}").get_json() == first
 
 
-def test_jobs_of_a_worker_that_died_are_run_again_by_a_live_one(client: FlaskClient, config: Config) -> None:
+def test_jobs_of_a_worker_that_died_are_run_again_by_a_live_one(
+    client: FlaskClient, config: Config, services: Services
+) -> None:
     """What a SIGKILL leaves behind: a message fetched, never acked, by a worker that went silent."""
-    config = dataclasses.replace(config, worker_heartbeat_timeout_seconds=0.6)
+    config = dataclasses.replace(config, worker_lease_seconds=0.6)
     job_id = _submit(client, {"number": 12})
-    dead = build_worker_broker(config, connect(config))
+    dead = build_broker(config, services.queues)
     dead.declare_queue(JOBS_QUEUE)
     consumer = dead.consume(JOBS_QUEUE, prefetch=1, timeout=100)
     wait_until(lambda: next(consumer), timeout=5, message="the dying worker to take the message")
@@ -98,7 +102,7 @@ def test_a_job_left_running_by_a_crash_runs_again_and_completes(client: FlaskCli
     assert (job["status"], job["attempts"], job["result"]["factors"]) == ("completed", 2, [2, 2, 3])
 
 
-@pytest.mark.usefixtures("dispatcher")
+@pytest.mark.usefixtures("webhook_worker")
 def test_a_job_that_keeps_killing_its_worker_is_failed_with_its_webhook_sent(
     client: FlaskClient, services: Services, webhook_receiver
 ) -> None:
@@ -136,7 +140,8 @@ def test_status_never_goes_backwards(services: Services, client: FlaskClient) ->
     job_id = _submit(client, {"number": 7})
     job = services.runs.start_job(job_id)
     in_this_thread = lambda algorithm, params, timeout, stop_asked: run_algorithm(algorithm, params)  # noqa: E731
-    services.runs.finish_job(job, services.runs.execute_job(job, in_this_thread, lambda: False))
+    outcome = services.runs.execute_job(job, in_this_thread, lambda: False)
+    services.runs.finish_job(job, outcome, Receipt(JOBS_QUEUE, job_id, 0))
     assert services.jobs.get_job(job_id, "_").status is JobStatus.COMPLETED
     assert services.runs.start_job(job_id).status is JobStatus.COMPLETED
     assert services.jobs.get_job(job_id, "_").attempts == 1

@@ -18,7 +18,7 @@ def _workers(root: psutil.Process) -> dict[int, str]:
             command = child.cmdline()
         except psutil.NoSuchProcess:
             continue
-        if "workers.process" in command:
+        if any("workers.process" in part for part in command):
             found[child.pid] = command[command.index("--role") + 1]
     return found
 

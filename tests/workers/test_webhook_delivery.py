@@ -1,4 +1,4 @@
-"""Webhooks through a real job worker, a real dispatcher and a real receiver: log, schedule, durability."""
+"""Webhooks through a real job worker, a real webhook worker and a real receiver: log, schedule, durability."""
 
 from __future__ import annotations
 
@@ -16,10 +16,11 @@ from app import create_app
 from app.config import Config
 from app.embedded_redis import EmbeddedRedis
 from app.routes import EXTENSION_KEY
+from app.services.messages import WEBHOOKS_QUEUE
 from app.storage.keys import Keys
-from app.storage.webhooks import WebhookStore
+from app.storage.queue import QueueStore
 from app.wiring import Services, build_services
-from workers.process import start_dispatcher, start_worker
+from workers.process import start_worker
 
 pytestmark = pytest.mark.usefixtures("worker")  # jobs run, so that their webhooks are due
 
@@ -42,11 +43,20 @@ def _settled(client: FlaskClient, job_id: str, timeout: float = 15) -> dict:
     )
 
 
+def _webhook_worker(config: Config, threads: int = 4):
+    return start_worker(config, threads, role="webhooks")
+
+
+def _stop(worker) -> None:
+    worker.stop(timeout=10_000)
+    worker.broker.close()
+
+
 def _deliveries(client: FlaskClient, status: str) -> float:
     return metric_value(client.get("/metrics").get_data(as_text=True), "webhook_deliveries_total", status=status)
 
 
-@pytest.mark.usefixtures("dispatcher")
+@pytest.mark.usefixtures("webhook_worker")
 def test_a_finished_job_posts_its_signed_result_once(
     client: FlaskClient, services: Services, webhook_receiver: WebhookReceiver
 ) -> None:
@@ -66,7 +76,7 @@ def test_a_finished_job_posts_its_signed_result_once(
     assert (attempt["series"], attempt["number"], attempt["status_code"], attempt["error"]) == (1, 1, 200, None)
 
 
-@pytest.mark.usefixtures("dispatcher")
+@pytest.mark.usefixtures("webhook_worker")
 def test_an_always_failing_receiver_gets_four_attempts_on_schedule_with_one_webhook_id(
     client: FlaskClient, services: Services, webhook_receiver: WebhookReceiver
 ) -> None:
@@ -90,7 +100,7 @@ def test_an_always_failing_receiver_gets_four_attempts_on_schedule_with_one_webh
     )
 
 
-@pytest.mark.usefixtures("dispatcher")
+@pytest.mark.usefixtures("webhook_worker")
 def test_410_gone_stops_at_once(client: FlaskClient, webhook_receiver: WebhookReceiver) -> None:
     webhook_receiver.statuses = [410]
     webhook = _settled(client, _job_with_webhook(client, webhook_receiver.url()))
@@ -102,18 +112,17 @@ def test_retry_after_is_waited_out(config: Config, make_client, webhook_receiver
     client = make_client(webhook_retry_delays=(0.05, 2.0, 2.0))
     webhook_receiver.statuses = [429, 200]
     webhook_receiver.headers = {"Retry-After": "1"}
-    dispatcher, thread = start_dispatcher(dataclasses.replace(config, webhook_retry_delays=(0.05, 2.0, 2.0)), 4)
+    webhooks = _webhook_worker(dataclasses.replace(config, webhook_retry_delays=(0.05, 2.0, 2.0)))
     try:
         webhook = _settled(client, _job_with_webhook(client, webhook_receiver.url()))
     finally:
-        dispatcher.stop()
-        thread.join()
+        _stop(webhooks)
     first, second = webhook_receiver.received
     assert 0.99 <= second.at - first.answered_at < 1.25  # not the scheduled 0.05 s
     assert webhook["state"] == "delivered"
 
 
-@pytest.mark.usefixtures("dispatcher")
+@pytest.mark.usefixtures("webhook_worker")
 def test_redelivery_starts_a_new_series_with_the_same_webhook_id(
     client: FlaskClient, webhook_receiver: WebhookReceiver
 ) -> None:
@@ -144,45 +153,45 @@ def test_redelivery_is_refused_for_unfinished_jobs_and_jobs_without_webhook(
     assert (unfinished.status_code, unfinished.get_json()["error"]) == (409, "JOB_NOT_FINISHED")
 
 
-def test_an_attempt_due_while_every_dispatcher_is_stopped_happens_afterwards_once(
+def test_an_attempt_due_while_every_webhook_worker_is_stopped_happens_afterwards_once(
     client: FlaskClient, config: Config, redis_client: redis.Redis, webhook_receiver: WebhookReceiver
 ) -> None:
     config = dataclasses.replace(config, webhook_retry_delays=(1.0, 1.0, 1.0))
     webhook_receiver.statuses = [500, 200]
-    dispatcher, thread = start_dispatcher(config, 4)
+    webhooks = _webhook_worker(config)
     job_id = _job_with_webhook(client, webhook_receiver.url())
     wait_until(lambda: _webhook(client, job_id)["attempts"], timeout=10, message="the first attempt")
-    dispatcher.stop()  # every dispatcher gone, the retry due in 1 s
-    thread.join()
-    [(_, due)] = redis_client.zrange("fs:webhooks:due", 0, -1, withscores=True)
+    _stop(webhooks)  # every webhook worker gone, the retry due in 1 s
+    [(_, due)] = redis_client.zrange("fs:queue:webhooks:due", 0, -1, withscores=True)
     wait_until(lambda: time.time() * 1000 > due + 300, timeout=5, message="the retry to be overdue")
     assert len(webhook_receiver.received) == 1
 
-    dispatcher, thread = start_dispatcher(config, 4)  # the restart
+    webhooks = _webhook_worker(config)  # the restart
     try:
         webhook = _settled(client, job_id)
     finally:
-        dispatcher.stop()
-        thread.join()
+        _stop(webhooks)
     assert webhook["state"] == "delivered"
     assert len(webhook_receiver.received) == 2
-    assert redis_client.zcard("fs:webhooks:due") == redis_client.zcard("fs:webhooks:leased") == 0
+    counts = QueueStore(redis_client, Keys("fs")).counts(WEBHOOKS_QUEUE)
+    assert (counts.ready, counts.due, counts.leased) == (0, 0, 0)
 
 
-def test_an_attempt_held_by_a_dispatcher_that_died_is_made_when_its_lease_runs_out(
+def test_an_attempt_held_by_a_worker_that_died_is_made_when_its_lease_runs_out(
     client: FlaskClient, config: Config, redis_client: redis.Redis, webhook_receiver: WebhookReceiver
 ) -> None:
-    store = WebhookStore(redis_client, Keys("fs"))
+    queues = QueueStore(redis_client, Keys("fs"))
     job_id = _job_with_webhook(client, webhook_receiver.url())
-    # A dispatcher about to die claims the attempt, with a 300 ms lease, and is never heard of again.
-    claims = wait_until(lambda: store.claim(300, 10)[0], timeout=10, message="a claim")
-    assert [c.job_id for c in claims] == [job_id]
-    dispatcher, thread = start_dispatcher(config, 4)
+    # A webhook worker about to die takes the delivery, with a 300 ms lease, and is never heard of again.
+    taken = wait_until(
+        lambda: queues.fetch(WEBHOOKS_QUEUE, 10, lease_ms=300).deliveries, timeout=10, message="a delivery"
+    )
+    assert [d.id for d in taken] == [f"{job_id}:1"]
+    webhooks = _webhook_worker(config)
     try:
         webhook = _settled(client, job_id)
     finally:
-        dispatcher.stop()
-        thread.join()
+        _stop(webhooks)
     assert webhook["state"] == "delivered"
     assert len(webhook_receiver.received) == 1
 
@@ -193,7 +202,7 @@ def test_an_attempt_due_while_redis_restarts_happens_afterwards_once(config: Con
     services = build_services(config)
     client = create_app(config, services).test_client()
     worker = start_worker(config, threads=2)
-    dispatcher, thread = start_dispatcher(config, 4)
+    webhooks = _webhook_worker(config)
     webhook_receiver.statuses = [500, 200]
     try:
         job_id = _job_with_webhook(client, webhook_receiver.url())
@@ -207,10 +216,8 @@ def test_an_attempt_due_while_redis_restarts_happens_afterwards_once(config: Con
         assert len(webhook_receiver.received) == 2
         assert [a["number"] for a in webhook["attempts"]] == [1, 2]
     finally:
-        dispatcher.stop()
-        thread.join()
-        worker.stop(timeout=10_000)
-        worker.broker.close()
+        _stop(webhooks)
+        _stop(worker)
         client.application.extensions[EXTENSION_KEY].metrics.close()
         server.close()
 
@@ -218,7 +225,7 @@ def test_an_attempt_due_while_redis_restarts_happens_afterwards_once(config: Con
 def test_a_hanging_receiver_does_not_hold_up_jobs(config: Config, client: FlaskClient) -> None:
     hanging = WebhookReceiver(hang_seconds=30).start()
     worker = start_worker(config, threads=1)  # one job thread: a delivery on it would block every job
-    dispatcher, thread = start_dispatcher(dataclasses.replace(config, webhook_timeout_seconds=5), 1)
+    webhooks = _webhook_worker(dataclasses.replace(config, webhook_timeout_seconds=5), threads=1)
     try:
         _job_with_webhook(client, hanging.url())
         wait_until(lambda: hanging.received, timeout=10, message="the hanging delivery")
@@ -228,36 +235,33 @@ def test_a_hanging_receiver_does_not_hold_up_jobs(config: Config, client: FlaskC
         assert len(hanging.received) == 1  # still hanging, while jobs run
     finally:
         hanging.stop()
-        dispatcher.stop()
-        thread.join()
-        worker.stop(timeout=10_000)
-        worker.broker.close()
+        _stop(webhooks)
+        _stop(worker)
 
 
-def test_a_dispatcher_keeps_going_after_an_unexpected_error(
-    config: Config, client: FlaskClient, services: Services, webhook_receiver: WebhookReceiver, monkeypatch
+@pytest.mark.usefixtures("webhook_worker")
+def test_an_attempt_whose_recording_fails_is_made_again_at_once_not_after_its_lease(
+    client: FlaskClient, redis_client: redis.Redis, webhook_receiver: WebhookReceiver
 ) -> None:
-    dispatcher, thread = start_dispatcher(config, 2)
-    claim_due = dispatcher._webhooks.claim_due
-    failures = iter([redis.ResponseError("READONLY You can't write against a read only replica.")])
-
-    def flaky(limit: int):
-        failure = next(failures, None)
-        if failure is not None:
-            raise failure
-        return claim_due(limit)
-
-    monkeypatch.setattr(dispatcher._webhooks, "claim_due", flaky)
-    try:
-        webhook = _settled(client, _job_with_webhook(client, webhook_receiver.url()))
-    finally:
-        dispatcher.stop()
-        thread.join()
+    """Redis answers an error mid-attempt (the log key has the wrong type when the outcome is
+    recorded); Dramatiq's Retries gives the delivery back at once, not after its 15 s lease."""
+    webhook_receiver.hang_seconds = 0.5  # time to spoil the log key while the receiver answers
+    job_id = _job_with_webhook(client, webhook_receiver.url())
+    wait_until(lambda: webhook_receiver.received, timeout=10, message="the first attempt")
+    redis_client.set(f"fs:job:{job_id}:webhook-log", "not a list")  # RPUSH there fails: WRONGTYPE
+    # Retries puts the message back in the queue, with the error's traceback in its options
+    message_key = ("fs:queue:webhooks:messages", f"{job_id}:1")
+    wait_until(
+        lambda: b"WRONGTYPE" in (redis_client.hget(*message_key) or b""), timeout=10, message="the failed recording"
+    )
+    redis_client.delete(f"fs:job:{job_id}:webhook-log")  # the error goes away
+    webhook = _settled(client, job_id, timeout=10)
+    first, second = webhook_receiver.received[:2]
+    assert second.at - first.answered_at < 5  # the lease is 15 s
     assert webhook["state"] == "delivered"
-    assert next(failures, None) is None  # the error did happen, and was survived
 
 
-@pytest.mark.usefixtures("dispatcher")
+@pytest.mark.usefixtures("webhook_worker")
 def test_delivery_metrics(client: FlaskClient, webhook_receiver: WebhookReceiver) -> None:
     webhook_receiver.statuses = [500, 500, 200]
     job_id = _job_with_webhook(client, webhook_receiver.url())
@@ -279,13 +283,12 @@ def test_retries_waiting_are_counted(config: Config, make_client, webhook_receiv
         return metric_value(client.get("/metrics").get_data(as_text=True), "webhook_deliveries_waiting")
 
     assert waiting() == 0
-    dispatcher, thread = start_dispatcher(dataclasses.replace(config, webhook_retry_delays=(30.0,)), 2)
+    webhooks = _webhook_worker(dataclasses.replace(config, webhook_retry_delays=(30.0,)), 2)
     try:
         _job_with_webhook(client, webhook_receiver.url())
         wait_until(lambda: waiting() == 1, timeout=10, message="a retry waiting")
     finally:
-        dispatcher.stop()
-        thread.join()
+        _stop(webhooks)
 
 
 def test_the_generated_secret_is_shared_by_every_process(config: Config) -> None:

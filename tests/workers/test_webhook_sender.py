@@ -9,7 +9,6 @@ from support import WebhookReceiver
 
 from app.embedded_redis import free_port
 from app.services.webhooks import Delivery
-from app.storage.webhooks import Claim
 from workers.webhooks import USER_AGENT, WebhookSender
 
 BODY = '{"job_id":"a1b2c3d4e5f6"}'
@@ -22,7 +21,7 @@ HEADERS = {
 
 
 def _delivery(url: str) -> Delivery:
-    return Delivery(Claim("a1b2c3d4e5f6:1:1", "a1b2c3d4e5f6", 1, 1, 0), url, BODY, HEADERS)
+    return Delivery("a1b2c3d4e5f6", 1, 1, url, BODY, HEADERS)
 
 
 @pytest.fixture

@@ -1,0 +1,46 @@
+"""The messages that carry work to the workers: a job's run, and its webhook's delivery.
+
+They are Dramatiq messages, put on the broker's queues by the scripts that create and finish jobs
+(``app.storage``), and run by the actors of ``workers.actors``. Queue names, actor names and
+message ids are wire formats between web and worker versions: change them on purpose.
+"""
+
+from __future__ import annotations
+
+import dramatiq
+
+from app.storage.queue import DEFAULT_PRIORITY, QueuedMessage
+
+#: Queue of algorithm runs, consumed by the job workers; its messages' ids are the job ids.
+JOBS_QUEUE = "jobs"
+RUN_JOB_ACTOR = "run_job"
+#: Queue of webhook deliveries, consumed by the webhook workers (never by those running algorithms).
+WEBHOOKS_QUEUE = "webhooks"
+DELIVER_WEBHOOK_ACTOR = "deliver_webhook"
+
+
+def _encode(queue: str, actor: str, args: tuple, message_id: str, priority: int) -> bytes:
+    options = {} if priority == DEFAULT_PRIORITY else {"priority": priority}
+    return dramatiq.Message(
+        queue_name=queue, actor_name=actor, args=args, kwargs={}, options=options, message_id=message_id
+    ).encode()
+
+
+def run_job_message(job_id: str, priority: int = DEFAULT_PRIORITY, delay_ms: int = 0) -> QueuedMessage:
+    """The message that runs a job. Its id is the job's: a job has one run message at a time."""
+    return QueuedMessage(
+        JOBS_QUEUE, job_id, _encode(JOBS_QUEUE, RUN_JOB_ACTOR, (job_id,), job_id, priority), priority, delay_ms
+    )
+
+
+def webhook_message(job_id: str, series: int) -> QueuedMessage:
+    """The message that delivers one series of a job's webhook (1, then one more per redelivery).
+
+    Its id names the series, so a series is one message whatever tries to queue it twice.
+    """
+    message_id = f"{job_id}:{series}"
+    return QueuedMessage(
+        WEBHOOKS_QUEUE,
+        message_id,
+        _encode(WEBHOOKS_QUEUE, DELIVER_WEBHOOK_ACTOR, (job_id, series), message_id, DEFAULT_PRIORITY),
+    )

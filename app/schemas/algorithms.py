@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import re
 from typing import Any
 
 from apispec import APISpec
@@ -11,6 +12,9 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 from marshmallow import Schema, fields
 
 import algorithms
+
+#: reStructuredText inline literals (``x``), as docstrings mark code; descriptions in the API are plain text.
+_INLINE_LITERAL = re.compile(r"``(.+?)``", re.DOTALL)
 
 _converter = MarshmallowPlugin()
 APISpec("params", "1", "3.0.3", plugins=[_converter])  # the plugin converts only once attached to a spec
@@ -22,11 +26,16 @@ def params_json_schema(params: type[Schema]) -> dict[str, Any]:
     return _converter.converter.schema2jsonschema(params)
 
 
+def description(algorithm: algorithms.Algorithm) -> str:
+    """The algorithm's docstring as plain text: ``number`` reads as number."""
+    return _INLINE_LITERAL.sub(r"\1", inspect.getdoc(type(algorithm)) or "")
+
+
 def describe(algorithm: algorithms.Algorithm) -> dict[str, Any]:
     return {
         "name": algorithm.name,
         "version": algorithm.version,
-        "description": inspect.getdoc(type(algorithm)) or "",
+        "description": description(algorithm),
         "default_timeout": algorithm.default_timeout,
         "example": algorithm.example,
         "params_schema": params_json_schema(algorithm.Params),

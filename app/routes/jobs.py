@@ -9,6 +9,7 @@ from typing import Any
 from flask import Response, jsonify, url_for
 from marshmallow import RAISE
 
+from app import openapi
 from app.api import RATE_LIMIT_HEADERS, Blueprint
 from app.auth import current_owner
 from app.models import Job
@@ -33,6 +34,7 @@ def _preferred_wait(prefer: str | None) -> float | None:
 
 @blp.route("/jobs", methods=["POST"])
 @blp.arguments(JobCreateSchema)
+@blp.doc(requestBody=openapi.body(openapi.JOB_CREATE))  # each algorithm's params, built by create_app
 @blp.arguments(JobCreateHeadersSchema, location="headers", as_kwargs=True)
 @blp.response(
     202,

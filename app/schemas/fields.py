@@ -25,6 +25,10 @@ class Timestamp(fields.Field):
 class Seconds(fields.Float):
     """A JSON number of seconds, above zero; bools and strings are refused rather than coerced."""
 
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs["metadata"] = {"minimum": 0, "exclusiveMinimum": True, **kwargs.get("metadata", {})}
+        super().__init__(**kwargs)
+
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ValidationError("must be a number of seconds")

@@ -1,0 +1,109 @@
+"""/openapi.json tells the truth: who needs a key, each algorithm's params and their bounds."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask.testing import FlaskClient
+
+from app.wiring import Services
+
+OPTIONAL_KEY = [{}, {"apiKey": []}]
+REQUIRED_KEY = [{"apiKey": []}]
+
+
+def _spec(client: FlaskClient) -> dict[str, Any]:
+    return client.get("/openapi.json").get_json()
+
+
+def _schema(spec: dict[str, Any], ref: dict[str, str]) -> dict[str, Any]:
+    return spec["components"]["schemas"][ref["$ref"].rsplit("/", 1)[1]]
+
+
+def test_an_open_api_documents_the_key_as_optional(client: FlaskClient) -> None:
+    # Given no API key configured, the API is open
+    assert client.post("/invoke", json={"number": 17}).status_code == 200
+
+    # Then the spec does not require a key (a client may still send one)
+    assert _spec(client)["security"] == OPTIONAL_KEY
+
+
+def test_configured_keys_are_documented_as_required(make_client) -> None:
+    client = make_client(api_keys=("secret-key",))
+
+    assert client.post("/invoke", json={"number": 17}).status_code == 401
+    assert _spec(client)["security"] == REQUIRED_KEY
+
+
+def test_a_key_created_while_the_platform_runs_makes_the_spec_require_it(
+    client: FlaskClient, services: Services
+) -> None:
+    services.auth.create_key("reporting")  # what `functionalscaffold keys create` does
+
+    assert client.post("/invoke", json={"number": 17}).status_code == 401
+    assert _spec(client)["security"] == REQUIRED_KEY
+
+
+def test_probes_metrics_and_docs_never_need_a_key(make_client) -> None:
+    paths = _spec(make_client(api_keys=("secret-key",)))["paths"]
+    for path in ("/healthz", "/readyz", "/metrics"):
+        assert paths[path]["get"]["security"] == []
+
+
+def test_each_algorithm_s_params_are_tied_to_its_name_as_get_algorithms_shows_them(client: FlaskClient) -> None:
+    spec = _spec(client)
+    listed = {a["name"]: a for a in client.get("/algorithms").get_json()}
+    assert "PrimeChecker" in listed and len(listed) > 1  # the test algorithms are loaded too
+
+    for body, suffix in (("JobCreate", "JobCreate"), ("Invocation", "Invocation")):
+        choice = spec["components"]["schemas"][body]
+        # one variant per algorithm, picked by the value of "algorithm"
+        assert choice["discriminator"]["propertyName"] == "algorithm"
+        assert set(choice["discriminator"]["mapping"]) == set(listed)
+        assert len(choice["oneOf"]) == len(listed)
+        for name, ref in choice["discriminator"]["mapping"].items():
+            variant = _schema(spec, {"$ref": ref})
+            assert ref.endswith(f"/{name}{suffix}")
+            assert variant["properties"]["algorithm"]["enum"] == [name]
+            assert variant["required"] == ["algorithm", "params"]
+            assert variant["additionalProperties"] is False
+            params = _schema(spec, variant["properties"]["params"])
+            assert params == {**listed[name]["params_schema"], "example": listed[name]["example"]}
+
+
+def test_the_bodies_of_invoke_and_jobs_refer_to_the_per_algorithm_schemas(client: FlaskClient) -> None:
+    spec = _spec(client)
+    invoke = spec["paths"]["/invoke"]["post"]["requestBody"]["content"]["application/json"]
+    jobs = spec["paths"]["/jobs"]["post"]["requestBody"]["content"]["application/json"]
+    assert _schema(spec, jobs["schema"]) == spec["components"]["schemas"]["JobCreate"]
+
+    # POST /invoke: the general form, or the short form ({"number": 17}: PrimeChecker's params alone)
+    assert _schema(spec, invoke["schema"])["oneOf"] == [
+        {"$ref": "#/components/schemas/Invocation"},
+        {"$ref": "#/components/schemas/PrimeCheckerParams"},
+    ]
+    assert invoke["examples"]["short form (PrimeChecker)"]["value"] == {"number": 17}
+
+
+def test_bounds_are_documented_as_the_server_enforces_them(make_client) -> None:
+    client = make_client(job_timeout_max_seconds=120.0)
+    schemas = _spec(client)["components"]["schemas"]
+
+    budget = schemas["PrimeCheckerParams"]["properties"]["time_budget"]
+    assert (budget["minimum"], budget["exclusiveMinimum"], budget["maximum"]) == (0, True, 60)
+    number = schemas["PrimeCheckerParams"]["properties"]["number"]
+    assert (number["minimum"], number["maximum"]) == (1, 2**1024 - 1)
+    timeout = schemas["PrimeCheckerJobCreate"]["properties"]["timeout"]
+    assert (timeout["minimum"], timeout["exclusiveMinimum"], timeout["maximum"]) == (0, True, 120)
+
+    def created(params: dict[str, Any], timeout: float | None = None) -> int:
+        body = {"algorithm": "PrimeChecker", "params": params, "timeout": timeout}
+        return client.post("/jobs", json=body).status_code
+
+    assert [created({"number": 7, "time_budget": 0}), created({"number": 7, "time_budget": 60})] == [400, 202]
+    assert [created({"number": 2**1024 - 1}), created({"number": 2**1024})] == [202, 400]
+    assert [created({"number": 7}, timeout=0), created({"number": 7}, 120), created({"number": 7}, 120.5)] == [
+        400,
+        202,
+        400,
+    ]

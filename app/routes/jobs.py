@@ -16,7 +16,7 @@ from app.models import Job
 from app.request_id import current_request_id
 from app.routes import services
 from app.schemas.job_queries import JobCreateHeadersSchema, JobListQuerySchema, JobPageSchema, WaitQuerySchema
-from app.schemas.jobs import JobCreatedSchema, JobCreateSchema, JobSchema
+from app.schemas.jobs import JOB_ID_PARAMETER, JobCreatedSchema, JobCreateSchema, JobSchema
 from app.services.jobs import JobFilter
 from app.services.waiting import MAX_WAIT_SECONDS
 
@@ -101,7 +101,7 @@ def list_jobs(query: dict[str, Any]) -> dict[str, Any]:
     return {"jobs": jobs, "next_cursor": next_cursor}
 
 
-@blp.route("/jobs/<job_id>", methods=["GET"])
+@blp.route("/jobs/<job_id>", methods=["GET"], parameters=[JOB_ID_PARAMETER])
 @blp.arguments(WaitQuerySchema, location="query", unknown=RAISE, as_kwargs=True)
 @blp.response(200, JobSchema, headers=RATE_LIMIT_HEADERS)
 @blp.errors(400, 401, 404, 429, 503)
@@ -115,7 +115,7 @@ def get_job(job_id: str, wait: float = 0.0) -> Job:
     return services().jobs.wait_for(job_id, current_owner(), wait)
 
 
-@blp.route("/jobs/<job_id>/cancel", methods=["POST"])
+@blp.route("/jobs/<job_id>/cancel", methods=["POST"], parameters=[JOB_ID_PARAMETER])
 @blp.response(202, JobSchema, headers=RATE_LIMIT_HEADERS)
 @blp.errors(401, 404, 409, 429, 503)
 def cancel_job(job_id: str) -> Job:
@@ -128,7 +128,7 @@ def cancel_job(job_id: str) -> Job:
     return services().jobs.cancel_job(job_id, current_owner())
 
 
-@blp.route("/jobs/<job_id>/webhook/redeliver", methods=["POST"])
+@blp.route("/jobs/<job_id>/webhook/redeliver", methods=["POST"], parameters=[JOB_ID_PARAMETER])
 @blp.response(202, JobSchema, headers=RATE_LIMIT_HEADERS)
 @blp.errors(401, 404, 409, 429, 503)
 def redeliver_webhook(job_id: str) -> Job:

@@ -1,11 +1,11 @@
-"""Fields the contract needs that marshmallow lacks."""
+"""Fields (and a validator) the contract needs that marshmallow lacks."""
 
 from __future__ import annotations
 
 from datetime import datetime, timezone
 from typing import Any
 
-from marshmallow import ValidationError, fields
+from marshmallow import ValidationError, fields, validate
 
 
 class Timestamp(fields.Field):
@@ -36,3 +36,16 @@ class Seconds(fields.Float):
         if not seconds > 0:
             raise ValidationError("must be above 0")
         return seconds
+
+
+class Pattern(validate.Regexp):
+    """The whole value matches ``pattern``, documented as the field's JSON Schema ``pattern``.
+
+    ``Regexp`` uses ``re.match``, whose ``$`` also matches before a final newline: JSON Schema's
+    (ECMAScript's) does not, so a value ending in a newline would pass here and fail the spec.
+    """
+
+    def __call__(self, value: str) -> str:
+        if self.regex.fullmatch(value) is None:
+            raise ValidationError(self._format_error(value))
+        return value

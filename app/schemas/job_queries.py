@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-from marshmallow import Schema, ValidationError, fields, validate
+from marshmallow import Schema, fields, validate
 
 from app.models import JobStatus
+from app.schemas.fields import Pattern
 from app.schemas.jobs import JobSchema
+from app.services.jobs import CURSOR_PATTERN
 from app.services.waiting import MAX_WAIT_SECONDS
 
 #: Largest page of a listing, and the page size when none is asked for.
 MAX_PAGE, DEFAULT_PAGE = 100, 20
 
 
-def _printable_ascii(value: str) -> None:
-    if not value.isascii() or not value.isprintable():
-        raise ValidationError("must be printable ASCII")
+#: Printable ASCII, not starting or ending with a space (HTTP drops those from a header's value).
+IDEMPOTENCY_KEY_PATTERN = r"^[!-~]([ -~]*[!-~])?$"
 
 
 class WaitQuerySchema(Schema):
@@ -30,7 +31,10 @@ class WaitQuerySchema(Schema):
 
 class JobListQuerySchema(Schema):
     limit = fields.Integer(load_default=DEFAULT_PAGE, validate=validate.Range(min=1, max=MAX_PAGE))
-    cursor = fields.String(metadata={"description": "next_cursor of the previous page"})
+    cursor = fields.String(
+        validate=Pattern(CURSOR_PATTERN, error="must be the next_cursor of a previous page"),
+        metadata={"description": "next_cursor of the previous page"},
+    )
     status = fields.Enum(JobStatus, by_value=True)
     algorithm = fields.String(validate=validate.Length(min=1, max=64))
     created_after = fields.AwareDateTime(metadata={"description": "ISO 8601 with a UTC offset; exclusive"})
@@ -47,7 +51,7 @@ class JobPageSchema(Schema):
 class JobCreateHeadersSchema(Schema):
     idempotency_key = fields.String(
         data_key="Idempotency-Key",
-        validate=[validate.Length(min=1, max=255), _printable_ascii],
+        validate=[validate.Length(min=1, max=255), Pattern(IDEMPOTENCY_KEY_PATTERN, error="must be printable ASCII")],
         metadata={"description": "Retrying with the same key and body returns the first job instead of a new one"},
     )
     prefer = fields.String(

@@ -1,9 +1,11 @@
-"""/openapi.json tells the truth: who needs a key, each algorithm's params and their bounds."""
+"""/openapi.json tells the truth: who needs a key, each algorithm's params, the form of every value."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
+import pytest
 from flask.testing import FlaskClient
 
 from app.wiring import Services
@@ -107,3 +109,53 @@ def test_bounds_are_documented_as_the_server_enforces_them(make_client) -> None:
         202,
         400,
     ]
+
+
+def _parameter(spec: dict[str, Any], path: str, name: str, method: str = "get") -> dict[str, Any]:
+    parameters = spec["paths"][path].get("parameters", []) + spec["paths"][path][method].get("parameters", [])
+    [parameter] = [p for p in parameters if p["name"] == name]
+    return parameter
+
+
+def test_the_cursor_s_form_is_documented_and_every_cursor_returned_has_it(
+    client: FlaskClient, services: Services
+) -> None:
+    pattern = _parameter(_spec(client), "/jobs", "cursor")["schema"]["pattern"]
+    for number in range(5):
+        services.jobs.create_job("PrimeChecker", {"number": number + 1}, "_")
+
+    cursor = client.get("/jobs?limit=2").get_json()["next_cursor"]
+    assert re.fullmatch(pattern, cursor)
+    assert len(client.get(f"/jobs?limit=2&cursor={cursor}").get_json()["jobs"]) == 2
+
+
+@pytest.mark.parametrize(("cursor", "status"), [("99999999999999_ffffffffffff", 200), ("0_000000000000", 200)])
+def test_any_cursor_of_the_documented_form_is_a_position_in_the_list(
+    client: FlaskClient, services: Services, cursor: str, status: int
+) -> None:
+    services.jobs.create_job("PrimeChecker", {"number": 7}, "_")
+
+    page = client.get(f"/jobs?cursor={cursor}")
+
+    assert page.status_code == status
+    assert len(page.get_json()["jobs"]) == (1 if cursor.startswith("9") else 0)  # before or after every job
+
+
+@pytest.mark.parametrize(
+    "cursor",
+    ["garbage", "WzEuMCwgImExYjJjM2Q0ZTVmNiJd", "1_a1b2c3d4e5f6%0A", "1_A1B2C3D4E5F6", "1234567890123456_a1b2c3d4e5f6"],
+)
+def test_a_cursor_of_another_form_is_400(client: FlaskClient, cursor: str) -> None:
+    response = client.get(f"/jobs?cursor={cursor}")
+
+    assert response.status_code == 400
+    assert response.get_json()["details"]["field"] == "cursor"
+
+
+def test_job_ids_and_idempotency_keys_state_their_form(client: FlaskClient) -> None:
+    spec = _spec(client)
+    for path, method in (("/jobs/{job_id}", "get"), ("/jobs/{job_id}/cancel", "post")):
+        assert _parameter(spec, path, "job_id", method)["schema"]["pattern"] == "^[0-9a-f]{12}$"
+    key = _parameter(spec, "/jobs", "Idempotency-Key", "post")["schema"]
+    assert (key["minLength"], key["maxLength"]) == (1, 255)
+    assert re.fullmatch(key["pattern"], "order 42") and not re.fullmatch(key["pattern"], " order-42")

@@ -49,3 +49,33 @@ class Pattern(validate.Regexp):
         if self.regex.fullmatch(value) is None:
             raise ValidationError(self._format_error(value))
         return value
+
+
+def _python_only(value: Any) -> bool:
+    """A spelling Python's int() and float() read but no client writes: other scripts' digits, 1_000."""
+    return isinstance(value, str) and (not value.isascii() or "_" in value)
+
+
+class QueryInteger(fields.Integer):
+    """An integer in a query string, in ASCII digits (``int()`` alone also reads "١" and "1_0")."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> int:
+        if _python_only(value):
+            raise self.make_error("invalid")
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+class QueryNumber(fields.Float):
+    """A number in a query string, in ASCII digits (``float()`` alone also reads "١" and "1_0")."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> float:
+        if _python_only(value):
+            raise self.make_error("invalid")
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+class QueryDateTime(fields.AwareDateTime):
+    """An RFC 3339 date-time with its offset, whose "T" and "Z" may be lower case (as RFC 3339 allows)."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        return super()._deserialize(value.upper() if isinstance(value, str) else value, attr, data, **kwargs)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from app.models import JobStatus
-from app.schemas.fields import Pattern
+from app.schemas.fields import Pattern, QueryDateTime, QueryInteger, QueryNumber
 from app.schemas.jobs import JobSchema
 from app.services.jobs import CURSOR_PATTERN
 from app.services.waiting import MAX_WAIT_SECONDS
@@ -19,7 +19,7 @@ IDEMPOTENCY_KEY_PATTERN = r"^[!-~]([ -~]*[!-~])?$"
 
 
 class WaitQuerySchema(Schema):
-    wait = fields.Float(
+    wait = QueryNumber(
         load_default=0.0,
         validate=validate.Range(min=0, max=MAX_WAIT_SECONDS),
         metadata={
@@ -30,15 +30,15 @@ class WaitQuerySchema(Schema):
 
 
 class JobListQuerySchema(Schema):
-    limit = fields.Integer(load_default=DEFAULT_PAGE, validate=validate.Range(min=1, max=MAX_PAGE))
+    limit = QueryInteger(load_default=DEFAULT_PAGE, validate=validate.Range(min=1, max=MAX_PAGE))
     cursor = fields.String(
         validate=Pattern(CURSOR_PATTERN, error="must be the next_cursor of a previous page"),
         metadata={"description": "next_cursor of the previous page"},
     )
     status = fields.Enum(JobStatus, by_value=True)
     algorithm = fields.String(validate=validate.Length(min=1, max=64))
-    created_after = fields.AwareDateTime(metadata={"description": "ISO 8601 with a UTC offset; exclusive"})
-    created_before = fields.AwareDateTime(metadata={"description": "ISO 8601 with a UTC offset; exclusive"})
+    created_after = QueryDateTime(metadata={"description": "ISO 8601 with a UTC offset; exclusive"})
+    created_before = QueryDateTime(metadata={"description": "ISO 8601 with a UTC offset; exclusive"})
 
 
 class JobPageSchema(Schema):

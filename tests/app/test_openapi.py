@@ -159,3 +159,23 @@ def test_job_ids_and_idempotency_keys_state_their_form(client: FlaskClient) -> N
     key = _parameter(spec, "/jobs", "Idempotency-Key", "post")["schema"]
     assert (key["minLength"], key["maxLength"]) == (1, 255)
     assert re.fullmatch(key["pattern"], "order 42") and not re.fullmatch(key["pattern"], " order-42")
+
+
+@pytest.mark.parametrize("query", ["/jobs?limit=%D9%A1", "/jobs?limit=1_0", "/jobs/a1b2c3d4e5f6?wait=%D9%A1"])
+def test_numbers_spelled_as_only_python_reads_them_are_400(client: FlaskClient, query: str) -> None:
+    # "١" (Arabic-Indic one) and "1_0" are not integers to the spec, though Python's int() reads them
+    response = client.get(query)
+
+    assert response.status_code == 400
+    assert response.get_json()["error"] == "VALIDATION_ERROR"
+
+
+def test_a_date_time_may_write_t_and_z_in_lower_case_as_rfc_3339_allows(client: FlaskClient) -> None:
+    assert _parameter(_spec(client), "/jobs", "created_after")["schema"]["format"] == "date-time"
+
+    lower, upper = (
+        client.get("/jobs?created_after=2026-01-01t00:00:00z"),
+        client.get("/jobs?created_after=2026-01-01T00:00:00Z"),
+    )
+
+    assert lower.status_code == upper.status_code == 200

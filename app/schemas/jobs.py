@@ -53,6 +53,8 @@ class JobCreateSchema(Schema):
         metadata={
             "description": "URL (http or https) to POST the result to when the job ends",
             "format": "uri",
+            # What _http_url checks, as far as a pattern can say it: http(s), then printable ASCII.
+            "pattern": "^[Hh][Tt][Tt][Pp][Ss]?://[!-~]+$",
             "example": "https://example.com/callback",
         },
     )

@@ -179,3 +179,13 @@ def test_a_date_time_may_write_t_and_z_in_lower_case_as_rfc_3339_allows(client: 
     )
 
     assert lower.status_code == upper.status_code == 200
+
+
+def test_the_webhook_is_documented_as_an_http_or_https_url(client: FlaskClient) -> None:
+    webhook = _spec(client)["components"]["schemas"]["PrimeCheckerJobCreate"]["properties"]["webhook"]
+    assert webhook["format"] == "uri"
+
+    for url, status in (("HTTPS://example.com/hook", 202), ("ftp://example.com/hook", 400)):
+        body = {"algorithm": "PrimeChecker", "params": {"number": 7}, "webhook": url}
+        assert bool(re.fullmatch(webhook["pattern"], url)) is (status == 202)
+        assert client.post("/jobs", json=body).status_code == status

@@ -29,7 +29,7 @@ RUN_TIMEOUT_SECONDS = 300
 API_KEY = "conformance-key"
 
 
-def _schemathesis(url: str, *headers: str) -> subprocess.CompletedProcess[str]:
+def _schemathesis(url: str, workdir: Path, *headers: str) -> subprocess.CompletedProcess[str]:
     command = [
         str(Path(sys.executable).with_name("st")),
         "run",
@@ -44,7 +44,8 @@ def _schemathesis(url: str, *headers: str) -> subprocess.CompletedProcess[str]:
         *(f"--header={header}" for header in headers),
     ]
     env = platform_env(SCHEMATHESIS_HOOKS="conformance_hooks")
-    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=RUN_TIMEOUT_SECONDS)
+    # In `workdir`: schemathesis keeps a cache of crashes (for `st replay`) in its working directory.
+    return subprocess.run(command, env=env, cwd=workdir, capture_output=True, text=True, timeout=RUN_TIMEOUT_SECONDS)
 
 
 @pytest.mark.parametrize("keyed", [False, True], ids=["open", "keyed"])
@@ -56,7 +57,7 @@ def test_schemathesis_finds_no_failure(tmp_path: Path, keyed: bool) -> None:
         # When schemathesis tests it against its own spec, every phase and every check
         started = time.monotonic()
         headers = [f"Authorization: Bearer {API_KEY}"] if keyed else []
-        run = _schemathesis(platform.url, *headers)
+        run = _schemathesis(platform.url, tmp_path, *headers)
         seconds = time.monotonic() - started
 
     # Then it finds no failure, and no error

@@ -117,6 +117,7 @@ class Api(flask_smorest.Api):
         complete(self.ma_plugin.converter)
 
     def _openapi_json(self) -> Response:
+        # flask-smorest's view of /openapi.json, with the security requirement of this moment.
         spec = self.spec.to_dict()
         if self._security is not None:
             spec["security"] = self._security()

@@ -71,7 +71,11 @@ class PrimeChecker(Algorithm):
     class Params(Schema):
         number = PositiveInteger(
             required=True,
-            metadata={"description": f"The integer to examine, 1 <= number < 2^{MAX_NUMBER_BITS}.", "minimum": 1},
+            metadata={
+                "description": f"The integer to examine, 1 <= number < 2^{MAX_NUMBER_BITS}.",
+                "minimum": 1,
+                "maximum": (1 << MAX_NUMBER_BITS) - 1,
+            },
         )
         time_budget = StrictFloat(
             load_default=DEFAULT_TIME_BUDGET_SECONDS,

@@ -7,15 +7,17 @@ from collections.abc import Callable
 from http import HTTPStatus
 from typing import Any, NoReturn
 
+import flask
 import flask_smorest
 import marshmallow as ma
-from flask import Request
+from flask import Flask, Request, Response
 from flask_smorest.utils import prepare_response
 from webargs.flaskparser import FlaskParser, is_json_request
 
 from app.error_handlers import register_error_handlers
 from app.errors import InvalidRequest, UnsupportedMediaType
 from app.schemas.errors import ErrorSchema
+from app.schemas.jsonschema import complete
 from app.validation import invalid_request
 
 
@@ -93,10 +95,35 @@ _ERROR_HEADERS = {
 }
 
 
+#: The spec's top-level security requirement at this moment.
+SecurityRequirement = Callable[[], list[dict[str, list[str]]]]
+
+
 class Api(flask_smorest.Api):
-    """Documents errors with the API's error body and renders them through ``app.error_handlers``."""
+    """Documents errors with the API's error body and renders them through ``app.error_handlers``.
+
+    ``security``, when given, is asked for the spec's top-level security requirement each time the
+    spec is served: whether API keys are required can change while the platform runs.
+    """
 
     ERROR_SCHEMA = ErrorSchema
+
+    def __init__(self, app: Flask | None = None, *, security: SecurityRequirement | None = None, **kwargs: Any) -> None:
+        self._security = security
+        super().__init__(app, **kwargs)
+
+    def init_app(self, app: Flask, *args: Any, **kwargs: Any) -> None:
+        super().init_app(app, *args, **kwargs)
+        complete(self.ma_plugin.converter)
+
+    def _openapi_json(self) -> Response:
+        # flask-smorest's view of /openapi.json, with the security requirement of this moment.
+        spec = self.spec.to_dict()
+        if self._security is not None:
+            spec["security"] = self._security()
+        return flask.current_app.response_class(
+            flask.json.dumps(spec, indent=2, sort_keys=False), mimetype="application/json"
+        )
 
     def _register_error_handlers(self) -> None:
         register_error_handlers(self._app)

@@ -1,11 +1,12 @@
-"""Swagger UI and ReDoc assets, served from installed packages so the docs work offline."""
+"""The docs for browsers: Swagger UI and ReDoc assets, served from installed packages so the docs work
+offline, and ``/`` leading to Swagger UI."""
 
 from __future__ import annotations
 
 from importlib.util import find_spec
 from pathlib import Path
 
-from flask import Blueprint, Flask, abort, request, send_from_directory
+from flask import Blueprint, Flask, abort, redirect, request, send_from_directory, url_for
 from werkzeug.wrappers import Response
 
 #: URL (relative to the docs pages, so it works under /v1 too) of each asset, and where it lives.
@@ -59,6 +60,11 @@ def init_app(app: Flask) -> None:
     if missing:
         raise RuntimeError(f"docs assets missing: {', '.join(missing)}")
     blp = Blueprint("docs_assets", __name__)
+
+    @blp.route("/")
+    def home() -> Response:
+        """A browser at the API's root (``/`` or ``/v1/``) is shown the docs; not an API endpoint."""
+        return redirect(url_for("api-docs.openapi_swagger_ui"))
 
     @blp.route("/docs-assets/<path:name>")
     def asset(name: str) -> Response:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from app import __version__, auth, docs, http_metrics, rate_limits, request_id
+from app import __version__, auth, docs, http_metrics, openapi, rate_limits, request_id
 from app.api import Api
 from app.config import Config
 from app.routes import EXTENSION_KEY, algorithms, health, invoke, jobs
@@ -33,27 +33,26 @@ def create_app(config: Config | None = None, services: Services | None = None) -
                 {"url": "/v1", "description": "version 1"},
                 {"url": "/", "description": "unversioned (same as /v1)"},
             ],
-            # Needed only when API keys are configured; /healthz, /readyz, /metrics and the docs never.
-            "security": [{"apiKey": []}],
         },
         **docs.docs_config(),
     )
     app.json.sort_keys = False  # type: ignore[attr-defined]
-    app.extensions[EXTENSION_KEY] = services or build_services(config)
+    services = services or build_services(config)
+    app.extensions[EXTENSION_KEY] = services
 
     request_id.init_app(app)
     http_metrics.init_app(app)
     auth.identify(app)
     rate_limits.init_app(app, config)
     auth.enforce(app)
-    api = Api(app)
+    # A key is needed when keys are configured (/healthz, /readyz, /metrics and the docs never need one).
+    api = Api(app, security=lambda: openapi.security(services.auth))
     for blueprint in (invoke.blp, jobs.blp, algorithms.blp, health.blp):
         api.register_blueprint(blueprint)
-    api.spec.components.security_scheme(
-        "apiKey", {"type": "http", "scheme": "bearer", "description": "An API key: Authorization: Bearer <key>"}
+    api.spec.components.security_scheme(openapi.API_KEY, openapi.SECURITY_SCHEME)
+    openapi.document_algorithms(
+        api.spec, api.ma_plugin.converter, services.catalog, services.config.job_timeout_max_seconds
     )
-    for algorithm in app.extensions[EXTENSION_KEY].catalog:
-        api.spec.components.schema(f"{algorithm.name}Params", schema=algorithm.Params)
     docs.init_app(app)
     app.wsgi_app = VersionPrefix(app.wsgi_app)  # type: ignore[method-assign]
     return app

@@ -45,6 +45,11 @@ def echo_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
         click.echo(click.style(line, bold=True) if number == 0 else line)
 
 
+def counted(count: int, noun: str) -> str:
+    """``count`` and ``noun``, plural unless there is exactly one: "1 attempt", "0 attempts"."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
 def duration(job: Job) -> str:
     if job.started_at is None:
         return "-"
@@ -77,7 +82,8 @@ def echo_job(job: Job) -> None:
         ("duration", duration(job)),
     ]
     if job.webhook is not None:
-        lines.append(("webhook", f"{job.webhook.url} ({job.webhook.state}, {len(job.webhook.attempts)} attempts)"))
+        attempts = counted(len(job.webhook.attempts), "attempt")
+        lines.append(("webhook", f"{job.webhook.url} ({job.webhook.state}, {attempts})"))
     if job.error:
         lines.append(("error", job.error))
     if job.error_details:

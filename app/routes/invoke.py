@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from app import openapi
 from app.api import RATE_LIMIT_HEADERS, Blueprint
 from app.request_id import current_request_id
 from app.routes import services
@@ -20,6 +21,7 @@ blp = Blueprint("invoke", __name__, description="Run an algorithm and wait for i
         "general form": {"value": {"algorithm": "PrimeChecker", "params": {"number": 561}}},
     },
 )
+@blp.doc(requestBody=openapi.body(openapi.INVOKE_REQUEST))  # each algorithm's params, built by create_app
 @blp.response(200, InvokeResponseSchema, headers=RATE_LIMIT_HEADERS)
 @blp.errors(400, 401, 404, 413, 415, 429, 500)
 def invoke(body: dict[str, Any]) -> dict[str, Any]:

@@ -9,13 +9,14 @@ from typing import Any
 from flask import Response, jsonify, url_for
 from marshmallow import RAISE
 
+from app import openapi
 from app.api import RATE_LIMIT_HEADERS, Blueprint
 from app.auth import current_owner
 from app.models import Job
 from app.request_id import current_request_id
 from app.routes import services
 from app.schemas.job_queries import JobCreateHeadersSchema, JobListQuerySchema, JobPageSchema, WaitQuerySchema
-from app.schemas.jobs import JobCreatedSchema, JobCreateSchema, JobSchema
+from app.schemas.jobs import JOB_ID_PARAMETER, JobCreatedSchema, JobCreateSchema, JobSchema
 from app.services.jobs import JobFilter
 from app.services.waiting import MAX_WAIT_SECONDS
 
@@ -33,6 +34,7 @@ def _preferred_wait(prefer: str | None) -> float | None:
 
 @blp.route("/jobs", methods=["POST"])
 @blp.arguments(JobCreateSchema)
+@blp.doc(requestBody=openapi.body(openapi.JOB_CREATE))  # each algorithm's params, built by create_app
 @blp.arguments(JobCreateHeadersSchema, location="headers", as_kwargs=True)
 @blp.response(
     202,
@@ -99,7 +101,7 @@ def list_jobs(query: dict[str, Any]) -> dict[str, Any]:
     return {"jobs": jobs, "next_cursor": next_cursor}
 
 
-@blp.route("/jobs/<job_id>", methods=["GET"])
+@blp.route("/jobs/<job_id>", methods=["GET"], parameters=[JOB_ID_PARAMETER])
 @blp.arguments(WaitQuerySchema, location="query", unknown=RAISE, as_kwargs=True)
 @blp.response(200, JobSchema, headers=RATE_LIMIT_HEADERS)
 @blp.errors(400, 401, 404, 429, 503)
@@ -113,7 +115,7 @@ def get_job(job_id: str, wait: float = 0.0) -> Job:
     return services().jobs.wait_for(job_id, current_owner(), wait)
 
 
-@blp.route("/jobs/<job_id>/cancel", methods=["POST"])
+@blp.route("/jobs/<job_id>/cancel", methods=["POST"], parameters=[JOB_ID_PARAMETER])
 @blp.response(202, JobSchema, headers=RATE_LIMIT_HEADERS)
 @blp.errors(401, 404, 409, 429, 503)
 def cancel_job(job_id: str) -> Job:
@@ -126,7 +128,7 @@ def cancel_job(job_id: str) -> Job:
     return services().jobs.cancel_job(job_id, current_owner())
 
 
-@blp.route("/jobs/<job_id>/webhook/redeliver", methods=["POST"])
+@blp.route("/jobs/<job_id>/webhook/redeliver", methods=["POST"], parameters=[JOB_ID_PARAMETER])
 @blp.response(202, JobSchema, headers=RATE_LIMIT_HEADERS)
 @blp.errors(401, 404, 409, 429, 503)
 def redeliver_webhook(job_id: str) -> Job:

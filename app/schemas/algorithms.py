@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import re
 from typing import Any
 
 from apispec import APISpec
@@ -11,22 +12,36 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 from marshmallow import Schema, fields
 
 import algorithms
+from app.schemas.jsonschema import complete
 
-_converter = MarshmallowPlugin()
+#: reStructuredText inline literals (``x``), as docstrings mark code; descriptions in the API are plain text.
+_INLINE_LITERAL = re.compile(r"``(.+?)``", re.DOTALL)
+
+# Nested schemas are written inline (no name): the params schema must stand alone, outside the spec.
+_converter = MarshmallowPlugin(schema_name_resolver=lambda _schema: None)
 APISpec("params", "1", "3.0.3", plugins=[_converter])  # the plugin converts only once attached to a spec
+complete(_converter.converter)
 
 
 @functools.cache
 def params_json_schema(params: type[Schema]) -> dict[str, Any]:
-    """The params schema in JSON Schema (OpenAPI 3.0 dialect), computed once per algorithm."""
+    """The params schema in JSON Schema (OpenAPI 3.0 dialect), computed once per algorithm.
+
+    ``GET /algorithms`` shows it, and the spec's request bodies refer to it (``app.openapi``).
+    """
     return _converter.converter.schema2jsonschema(params)
+
+
+def description(algorithm: algorithms.Algorithm) -> str:
+    """The algorithm's docstring as plain text: ``number`` reads as number."""
+    return _INLINE_LITERAL.sub(r"\1", inspect.getdoc(type(algorithm)) or "")
 
 
 def describe(algorithm: algorithms.Algorithm) -> dict[str, Any]:
     return {
         "name": algorithm.name,
         "version": algorithm.version,
-        "description": inspect.getdoc(type(algorithm)) or "",
+        "description": description(algorithm),
         "default_timeout": algorithm.default_timeout,
         "example": algorithm.example,
         "params_schema": params_json_schema(algorithm.Params),

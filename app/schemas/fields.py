@@ -1,11 +1,11 @@
-"""Fields the contract needs that marshmallow lacks."""
+"""Fields (and a validator) the contract needs that marshmallow lacks."""
 
 from __future__ import annotations
 
 from datetime import datetime, timezone
 from typing import Any
 
-from marshmallow import ValidationError, fields
+from marshmallow import ValidationError, fields, validate
 
 
 class Timestamp(fields.Field):
@@ -25,6 +25,10 @@ class Timestamp(fields.Field):
 class Seconds(fields.Float):
     """A JSON number of seconds, above zero; bools and strings are refused rather than coerced."""
 
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs["metadata"] = {"minimum": 0, "exclusiveMinimum": True, **kwargs.get("metadata", {})}
+        super().__init__(**kwargs)
+
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ValidationError("must be a number of seconds")
@@ -32,3 +36,46 @@ class Seconds(fields.Float):
         if not seconds > 0:
             raise ValidationError("must be above 0")
         return seconds
+
+
+class Pattern(validate.Regexp):
+    """The whole value matches ``pattern``, documented as the field's JSON Schema ``pattern``.
+
+    ``Regexp`` uses ``re.match``, whose ``$`` also matches before a final newline: JSON Schema's
+    (ECMAScript's) does not, so a value ending in a newline would pass here and fail the spec.
+    """
+
+    def __call__(self, value: str) -> str:
+        if self.regex.fullmatch(value) is None:
+            raise ValidationError(self._format_error(value))
+        return value
+
+
+def _python_only(value: Any) -> bool:
+    """A spelling Python's int() and float() read but no client writes: other scripts' digits, 1_000."""
+    return isinstance(value, str) and (not value.isascii() or "_" in value)
+
+
+class QueryInteger(fields.Integer):
+    """An integer in a query string, in ASCII digits (``int()`` alone also reads "١" and "1_0")."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> int:
+        if _python_only(value):
+            raise self.make_error("invalid")
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+class QueryNumber(fields.Float):
+    """A number in a query string, in ASCII digits (``float()`` alone also reads "١" and "1_0")."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> float:
+        if _python_only(value):
+            raise self.make_error("invalid")
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+class QueryDateTime(fields.AwareDateTime):
+    """An RFC 3339 date-time with its offset, whose "T" and "Z" may be lower case (as RFC 3339 allows)."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        return super()._deserialize(value.upper() if isinstance(value, str) else value, attr, data, **kwargs)

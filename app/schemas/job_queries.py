@@ -2,23 +2,24 @@
 
 from __future__ import annotations
 
-from marshmallow import Schema, ValidationError, fields, validate
+from marshmallow import Schema, fields, validate
 
 from app.models import JobStatus
+from app.schemas.fields import Pattern, QueryDateTime, QueryInteger, QueryNumber
 from app.schemas.jobs import JobSchema
+from app.services.jobs import CURSOR_PATTERN
 from app.services.waiting import MAX_WAIT_SECONDS
 
 #: Largest page of a listing, and the page size when none is asked for.
 MAX_PAGE, DEFAULT_PAGE = 100, 20
 
 
-def _printable_ascii(value: str) -> None:
-    if not value.isascii() or not value.isprintable():
-        raise ValidationError("must be printable ASCII")
+#: Printable ASCII, not starting or ending with a space (HTTP drops those from a header's value).
+IDEMPOTENCY_KEY_PATTERN = r"^[!-~]([ -~]*[!-~])?$"
 
 
 class WaitQuerySchema(Schema):
-    wait = fields.Float(
+    wait = QueryNumber(
         load_default=0.0,
         validate=validate.Range(min=0, max=MAX_WAIT_SECONDS),
         metadata={
@@ -29,12 +30,15 @@ class WaitQuerySchema(Schema):
 
 
 class JobListQuerySchema(Schema):
-    limit = fields.Integer(load_default=DEFAULT_PAGE, validate=validate.Range(min=1, max=MAX_PAGE))
-    cursor = fields.String(metadata={"description": "next_cursor of the previous page"})
+    limit = QueryInteger(load_default=DEFAULT_PAGE, validate=validate.Range(min=1, max=MAX_PAGE))
+    cursor = fields.String(
+        validate=Pattern(CURSOR_PATTERN, error="must be the next_cursor of a previous page"),
+        metadata={"description": "next_cursor of the previous page"},
+    )
     status = fields.Enum(JobStatus, by_value=True)
     algorithm = fields.String(validate=validate.Length(min=1, max=64))
-    created_after = fields.AwareDateTime(metadata={"description": "ISO 8601 with a UTC offset; exclusive"})
-    created_before = fields.AwareDateTime(metadata={"description": "ISO 8601 with a UTC offset; exclusive"})
+    created_after = QueryDateTime(metadata={"description": "ISO 8601 with a UTC offset; exclusive"})
+    created_before = QueryDateTime(metadata={"description": "ISO 8601 with a UTC offset; exclusive"})
 
 
 class JobPageSchema(Schema):
@@ -47,7 +51,7 @@ class JobPageSchema(Schema):
 class JobCreateHeadersSchema(Schema):
     idempotency_key = fields.String(
         data_key="Idempotency-Key",
-        validate=[validate.Length(min=1, max=255), _printable_ascii],
+        validate=[validate.Length(min=1, max=255), Pattern(IDEMPOTENCY_KEY_PATTERN, error="must be printable ASCII")],
         metadata={"description": "Retrying with the same key and body returns the first job instead of a new one"},
     )
     prefer = fields.String(

@@ -9,10 +9,18 @@ from marshmallow import Schema, ValidationError, fields, validate
 from app.models import JobStatus, WebhookState
 from app.schemas.fields import Seconds, Timestamp
 from app.schemas.invoke import MetadataSchema
+from app.services.jobs import JOB_ID_BYTES
 from app.services.webhooks import redact_url
 
 #: Longest accepted webhook URL.
 MAX_WEBHOOK_URL_CHARS = 2048
+#: The ``job_id`` path parameter, documented: any other value is 404 JOB_NOT_FOUND.
+JOB_ID_PARAMETER = {
+    "in": "path",
+    "name": "job_id",
+    "description": "The job's id, as POST /jobs returned it",
+    "schema": {"type": "string", "pattern": f"^[0-9a-f]{{{2 * JOB_ID_BYTES}}}$", "example": "a1b2c3d4e5f6"},
+}
 
 
 def _http_url(value: str) -> None:
@@ -45,6 +53,8 @@ class JobCreateSchema(Schema):
         metadata={
             "description": "URL (http or https) to POST the result to when the job ends",
             "format": "uri",
+            # What _http_url checks, as far as a pattern can say it: http(s), then printable ASCII.
+            "pattern": "^[Hh][Tt][Tt][Pp][Ss]?://[!-~]+$",
             "example": "https://example.com/callback",
         },
     )

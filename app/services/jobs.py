@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import json
 import logging
+import re
 import secrets
 import time
 from collections.abc import Callable
@@ -206,17 +205,19 @@ def _fingerprint(algorithm: str, params: Any, webhook: str | None, timeout: floa
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+#: A listing cursor: the creation time (Unix milliseconds, as jobs are created) and id of the last job
+#: of the previous page. Every string of this form is a position in the list, so the pattern says it all.
+CURSOR_PATTERN = rf"^[0-9]{{1,15}}_[0-9a-f]{{{2 * JOB_ID_BYTES}}}$"
+
+
 def _encode_cursor(created_at: float, job_id: str) -> str:
-    return base64.urlsafe_b64encode(json.dumps([created_at, job_id]).encode()).decode().rstrip("=")
+    return f"{round(created_at * 1000)}_{job_id}"
 
 
 def _decode_cursor(cursor: str) -> tuple[float, str]:
-    try:
-        created_at, job_id = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        if not (isinstance(created_at, (int, float)) and isinstance(job_id, str) and is_job_id(job_id)):
-            raise ValueError(cursor)
-    except (ValueError, TypeError, binascii.Error):
+    if not re.fullmatch(CURSOR_PATTERN, cursor):
         raise InvalidRequest(
             "cursor is not one this API returned", {"field": "cursor", "errors": {"cursor": ["is not valid"]}}
-        ) from None
-    return float(created_at), job_id
+        )
+    milliseconds, job_id = cursor.split("_")
+    return int(milliseconds) / 1000, job_id

@@ -67,7 +67,7 @@ def test_the_spec_documents_keys_headers_and_the_new_codes(client: FlaskClient) 
         "scheme": "bearer",
         "description": "An API key: Authorization: Bearer <key>",
     }
-    assert spec["security"] == [{"apiKey": []}]
+    assert spec["security"] == [{}, {"apiKey": []}]  # optional: no key is configured (see test_openapi.py)
     assert spec["paths"]["/healthz"]["get"]["security"] == []
     post = spec["paths"]["/jobs"]["post"]
     assert {p["name"] for p in post["parameters"] if p["in"] == "header"} == {"Idempotency-Key", "Prefer"}
@@ -78,3 +78,21 @@ def test_the_spec_documents_keys_headers_and_the_new_codes(client: FlaskClient) 
     for code in ("UNAUTHORIZED", "RATE_LIMIT_EXCEEDED", "IDEMPOTENCY_KEY_REUSED", "JOB_ALREADY_FINISHED"):
         assert code in codes
     assert "cancelled" in spec["components"]["schemas"]["Job"]["properties"]["status"]["enum"]
+
+
+@pytest.mark.parametrize(("root", "docs"), [("/", "/docs"), ("/v1/", "/v1/docs"), ("/v1", "/v1/docs")])
+def test_the_root_leads_a_browser_to_the_docs(client: FlaskClient, root: str, docs: str) -> None:
+    # Given a browser opening the API's address, when it asks for the root
+    response = client.get(root)
+
+    # Then it is redirected to Swagger UI, under the same version prefix, which loads
+    assert response.status_code == 302
+    assert response.headers["Location"] == docs
+    assert client.get(response.headers["Location"]).status_code == 200
+
+
+def test_the_root_redirect_needs_no_key_and_is_not_in_the_spec(make_client) -> None:
+    client = make_client(api_keys=("secret-key",))
+
+    assert client.get("/").status_code == 302
+    assert "/" not in client.get("/openapi.json").get_json()["paths"]

@@ -51,11 +51,13 @@ class JobCreateSchema(Schema):
         allow_none=True,
         validate=[validate.Length(max=MAX_WEBHOOK_URL_CHARS), _http_url],
         metadata={
-            "description": "URL (http or https) to POST the result to when the job ends",
+            "description": "URL (http or https) to POST the result to when the job ends. Its host must "
+            "resolve, to public addresses unless WEBHOOK_ALLOW_PRIVATE_NETWORKS is set (400 otherwise).",
             "format": "uri",
             # What _http_url checks, as far as a pattern can say it: http(s), then printable ASCII.
             "pattern": "^[Hh][Tt][Tt][Pp][Ss]?://[!-~]+$",
-            "example": "https://example.com/callback",
+            # An address, not a name: the example must be accepted even where nothing resolves names.
+            "example": "https://93.184.215.14/callback",
         },
     )
     timeout = Seconds(

@@ -185,7 +185,7 @@ def test_the_webhook_is_documented_as_an_http_or_https_url(client: FlaskClient) 
     webhook = _spec(client)["components"]["schemas"]["PrimeCheckerJobCreate"]["properties"]["webhook"]
     assert webhook["format"] == "uri"
 
-    for url, status in (("HTTPS://example.com/hook", 202), ("ftp://example.com/hook", 400)):
+    for url, status in (("HTTPS://localhost/hook", 202), ("ftp://localhost/hook", 400)):
         body = {"algorithm": "PrimeChecker", "params": {"number": 7}, "webhook": url}
         assert bool(re.fullmatch(webhook["pattern"], url)) is (status == 202)
         assert client.post("/jobs", json=body).status_code == status

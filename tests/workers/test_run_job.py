@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import dataclasses
+import threading
 
 import dramatiq
 import pytest
+import redis
 from flask.testing import FlaskClient
 from support import finished_job, metric_value, wait_until
 
+from app import create_app
 from app.config import Config
+from app.embedded_redis import EmbeddedRedis
 from app.models import JobStatus
 from app.services.execution import run_algorithm
 from app.services.messages import JOBS_QUEUE, RUN_JOB_ACTOR
 from app.storage.queue import Receipt
-from app.wiring import Services
+from app.wiring import Services, build_services
 from workers.process import build_broker, start_worker
 
 
@@ -145,3 +149,51 @@ def test_status_never_goes_backwards(services: Services, client: FlaskClient) ->
     assert services.jobs.get_job(job_id, "_").status is JobStatus.COMPLETED
     assert services.runs.start_job(job_id).status is JobStatus.COMPLETED
     assert services.jobs.get_job(job_id, "_").attempts == 1
+
+
+def test_a_job_and_its_message_are_stored_together_or_not_at_all_when_redis_is_killed(config: Config) -> None:
+    """Creating a job is one script: Redis SIGKILLed while submissions are in flight leaves no job
+    without its message and no message without its job (a request cut off may or may not have
+    made its job; the answer it got was 503, and Idempotency-Key makes retrying it safe)."""
+    server = EmbeddedRedis(persistent=True).start()
+    config = dataclasses.replace(config, redis_url=server.url, redis_timeout_seconds=0.5)
+    services = build_services(config)
+    client = create_app(config, services).test_client()
+    accepted: list[str] = []
+    refused: list[int] = []
+    stop = threading.Event()
+
+    def submit() -> None:
+        n = 2
+        while not stop.is_set():
+            n += 1
+            response = client.post("/jobs", json={"algorithm": "PrimeChecker", "params": {"number": n}})
+            if response.status_code == 202:
+                accepted.append(response.get_json()["job_id"])
+            else:
+                refused.append(response.status_code)
+
+    threads = [threading.Thread(target=submit) for _ in range(4)]
+    try:
+        for thread in threads:
+            thread.start()
+        wait_until(lambda: len(accepted) >= 100, timeout=30, message="100 jobs accepted")
+        server.process.kill()  # SIGKILL, with requests in flight: Redis flushes nothing more itself
+        server.process.wait()
+        wait_until(lambda: len(refused) >= 8, timeout=30, message="submissions refused while Redis is down")
+        stop.set()
+        for thread in threads:
+            thread.join()
+        server.process = None
+        server.start()  # the same directory: the append-only file, synced on every write, is read back
+        raw = redis.Redis.from_url(server.url)
+        jobs = {key.decode().split(":")[2] for key in raw.keys("fs:job:*") if key.count(b":") == 2}
+        messages = {m.decode() for m in raw.hkeys("fs:queue:jobs:messages")}
+        ready = {m.decode() for m in raw.zrange("fs:queue:jobs:ready", 0, -1)}
+    finally:
+        stop.set()
+        services.metrics.close()
+        server.close()
+    assert set(refused) == {503}
+    assert set(accepted) <= jobs  # every job answered 202 survived the kill
+    assert jobs == messages == ready  # each with its message, and no message without its job

@@ -78,6 +78,9 @@ def test_invoke_prints_the_result(cli: Cli) -> None:
 def test_exit_codes_tell_a_failed_job_from_one_still_running(cli: Cli) -> None:
     failed = cli("submit", "Failing", "-p", "n=1", "--wait", check=3)
     assert "failed" in failed.stdout and "number must be positive" in failed.stdout
+    job_id = failed.stdout.split()[1]
+    shown = cli("status", job_id).stdout  # the algorithm's traceback, with the job
+    assert "traceback" in shown and "Traceback (most recent call last):" in shown and "in run" in shown
 
     slow = cli("submit", "Sleeping", "-p", "seconds=30", "--wait-timeout", "0.5", "--json", check=4)
     job = json.loads(slow.stdout)  # the job as it was when the wait ended

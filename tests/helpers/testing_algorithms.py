@@ -73,3 +73,24 @@ class WhereRun(Algorithm):
 
     def run(self, params: dict[str, Any]) -> dict[str, Any]:
         return {"pid": os.getpid()}
+
+
+@register
+class Deep(Algorithm):
+    """Raises from ``depth`` calls down, with a message of ``length`` characters."""
+
+    name = "Deep"
+    version = "0.0.1"
+    example = {"depth": 1, "length": 10}
+
+    class Params(Schema):
+        depth = fields.Integer(required=True)
+        length = fields.Integer(required=True)
+
+    def run(self, params: dict[str, Any]) -> dict[str, Any]:
+        return self._down(params["depth"], params["length"])
+
+    def _down(self, depth: int, length: int) -> dict[str, Any]:
+        if depth <= 0:
+            raise RuntimeError("x" * length)
+        return self._down(depth - 1, length)

@@ -54,12 +54,29 @@ def test_a_job_runs_and_its_result_is_stored(client: FlaskClient) -> None:
 
 
 @pytest.mark.usefixtures("worker")
-def test_an_algorithm_exception_fails_the_job_with_a_useful_error(client: FlaskClient) -> None:
+def test_an_algorithm_exception_fails_the_job_with_a_useful_error_and_its_traceback(client: FlaskClient) -> None:
     job = _finished(client, _submit(client, {"n": 1}, algorithm="Failing"))
     assert job["status"] == "failed"
     assert job["error"] == "ValueError: number must be positive"
     assert job["result"] is None and job["metadata"] is None
     assert job["attempts"] == 1  # an algorithm error is the outcome, not retried
+    details = job["error_details"]
+    assert details.startswith("Traceback (most recent call last):")
+    assert 'testing_algorithms.py", line' in details and "in run" in details
+    assert details.endswith("ValueError: number must be positive")
+
+
+@pytest.mark.usefixtures("worker")
+def test_a_long_traceback_keeps_the_frames_nearest_the_error_within_8_kb(client: FlaskClient) -> None:
+    deep = _finished(client, _submit(client, {"depth": 200, "length": 10}, algorithm="Deep"))["error_details"]
+    assert deep.count("in _down") <= 20 and deep.endswith("RuntimeError: " + "x" * 10)  # the last frames
+    huge = _finished(client, _submit(client, {"depth": 3, "length": 20_000}, algorithm="Deep"))["error_details"]
+    assert len(huge.encode()) <= 8 * 1024 and huge.startswith("...") and huge.endswith("x" * 100)
+
+
+@pytest.mark.usefixtures("worker")
+def test_a_completed_job_has_no_error_details(client: FlaskClient) -> None:
+    assert _finished(client, _submit(client, {"number": 7}))["error_details"] is None
 
 
 def test_a_second_message_for_a_finished_job_does_not_run_it_again(

@@ -5,12 +5,15 @@ See ``algorithms/prime_checker.py`` for the shape of a declaration.
 
 from algorithms.base import Algorithm, InvalidDeclaration
 from algorithms.registry import AlgorithmNotFound, Registry, load_algorithms, register, registry
+from algorithms.retries import PermanentError, RetryPolicy
 
 __all__ = [
     "Algorithm",
     "AlgorithmNotFound",
     "InvalidDeclaration",
+    "PermanentError",
     "Registry",
+    "RetryPolicy",
     "load_algorithms",
     "register",
     "registry",

@@ -7,6 +7,8 @@ from typing import Any, ClassVar
 
 from marshmallow import Schema
 
+from algorithms.retries import RetryPolicy
+
 #: Algorithm names are wire values (job records, metric labels, URLs): keep them short and plain.
 NAME_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
 #: Semantic version, as reported in every result's metadata.
@@ -33,6 +35,9 @@ class Algorithm:
     example: ClassVar[dict[str, Any]]
     #: Seconds a job of this algorithm may run when its submission names no ``timeout`` (optional).
     default_timeout: ClassVar[float | None] = None
+    #: How a failed run of this algorithm is retried when its submission gives no policy (optional:
+    #: ``algorithms.RetryPolicy``; without one, a job runs once). See ``algorithms.retries``.
+    retry: ClassVar[Any] = None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -50,6 +55,9 @@ class Algorithm:
             raise InvalidDeclaration(f"{where}: set `example` to a dict of valid params")
         if cls.run is Algorithm.run:
             raise InvalidDeclaration(f"{where}: implement `run(self, params) -> dict`")
+        retry = cls.__dict__.get("retry")
+        if retry is not None and not isinstance(retry, RetryPolicy):
+            raise InvalidDeclaration(f"{where}: set `retry` to an algorithms.RetryPolicy, or leave it unset")
 
     def __init__(self) -> None:
         # Schemas are safe to share between threads; build it once, not per call.

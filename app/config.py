@@ -36,12 +36,16 @@ class Config:
     redis_timeout_seconds: float = 1.0
     #: How long a job record (and so its result) is kept after creation.
     job_ttl_seconds: int = 7 * 24 * 3600
-    #: Runs of one job before it is failed: a job whose worker keeps dying does not loop forever.
+    #: Runs of one job cut short by a crash (its worker or algorithm process died) before it is
+    #: failed: a job that keeps killing its process does not loop forever. Failures of the algorithm
+    #: itself are governed by the job's retry policy instead.
     job_max_attempts: int = 3
     #: Seconds a job may run when neither its submission nor its algorithm says otherwise.
     job_timeout_default_seconds: float = 600.0
     #: Largest ``timeout`` a submission may ask for.
     job_timeout_max_seconds: float = 3600.0
+    #: Furthest ahead a job may be scheduled (``run_at``, ``delay_seconds``).
+    schedule_horizon_seconds: float = 30 * 24 * 3600.0
     #: API keys (comma-separated) for simple deployments; keys can also be created with the CLI.
     api_keys: tuple[str, ...] = ()
     #: Requests allowed per key (per client address when the API is open), e.g. ``100/minute``.
@@ -104,6 +108,7 @@ class Config:
             "job_max_attempts": self.job_max_attempts,
             "job_timeout_default_seconds": self.job_timeout_default_seconds,
             "job_timeout_max_seconds": self.job_timeout_max_seconds,
+            "schedule_horizon_seconds": self.schedule_horizon_seconds,
             "wait_max_waiters": self.wait_max_waiters,
             "max_body_bytes": self.max_body_bytes,
             "redis_timeout_seconds": self.redis_timeout_seconds,

@@ -46,6 +46,15 @@ class Unauthorized(ServiceError):
         return {"WWW-Authenticate": 'Bearer realm="FunctionalScaffold"'}
 
 
+class Forbidden(ServiceError):
+    """The caller is known but may not do this (a client key on an admin endpoint, a priority above
+    its key's limit)."""
+
+    code = "FORBIDDEN"
+    status = 403
+    default_message = "This API key may not do that"
+
+
 class RateLimited(ServiceError):
     code = "RATE_LIMIT_EXCEEDED"
     status = 429
@@ -88,6 +97,14 @@ class JobNotFound(ServiceError):
 
     def __init__(self, job_id: str) -> None:
         super().__init__(f"Job {job_id!r} does not exist or has expired")
+
+
+class BatchNotFound(ServiceError):
+    code = "BATCH_NOT_FOUND"
+    status = 404
+
+    def __init__(self, batch_id: str) -> None:
+        super().__init__(f"Batch {batch_id!r} does not exist or has expired")
 
 
 class WebhookNotFound(ServiceError):

@@ -7,7 +7,7 @@ from flask import Flask
 from app import __version__, auth, docs, http_metrics, openapi, rate_limits, request_id
 from app.api import Api
 from app.config import Config
-from app.routes import EXTENSION_KEY, algorithms, health, invoke, jobs
+from app.routes import EXTENSION_KEY, algorithms, batches, health, invoke, jobs
 from app.versioning import VersionPrefix
 from app.wiring import Services, build_services
 
@@ -47,11 +47,15 @@ def create_app(config: Config | None = None, services: Services | None = None) -
     auth.enforce(app)
     # A key is needed when keys are configured (/healthz, /readyz, /metrics and the docs never need one).
     api = Api(app, security=lambda: openapi.security(services.auth))
-    for blueprint in (invoke.blp, jobs.blp, algorithms.blp, health.blp):
+    for blueprint in (invoke.blp, jobs.blp, batches.blp, algorithms.blp, health.blp):
         api.register_blueprint(blueprint)
     api.spec.components.security_scheme(openapi.API_KEY, openapi.SECURITY_SCHEME)
     openapi.document_algorithms(
-        api.spec, api.ma_plugin.converter, services.catalog, services.config.job_timeout_max_seconds
+        api.spec,
+        api.ma_plugin.converter,
+        services.catalog,
+        services.config.job_timeout_max_seconds,
+        services.config.schedule_horizon_seconds,
     )
     docs.init_app(app)
     app.wsgi_app = VersionPrefix(app.wsgi_app)  # type: ignore[method-assign]

@@ -49,6 +49,9 @@ ALGORITHM_DURATION = Family(
 )
 JOBS_CREATED = Family("jobs_created_total", "counter", "Asynchronous jobs created", ("algorithm",))
 JOBS_COMPLETED = Family("jobs_completed_total", "counter", "Asynchronous jobs finished", ("algorithm", "status"))
+JOB_RETRIES = Family(
+    "job_retries_total", "counter", "Failed runs scheduled to run again (retry policy)", ("algorithm",)
+)
 JOB_DURATION = Family(
     "job_execution_duration_seconds",
     "histogram",
@@ -69,23 +72,25 @@ SHARED_FAMILIES = (
     ALGORITHM_DURATION,
     JOBS_CREATED,
     JOBS_COMPLETED,
+    JOB_RETRIES,
     JOB_DURATION,
     WEBHOOK_DELIVERIES,
     WEBHOOK_DURATION,
 )
 
 
-class WaitingWebhooks:
-    """Collector of ``webhook_deliveries_waiting``: attempts scheduled for later, read at each scrape."""
+class ClusterGauge:
+    """Collector of one gauge read from Redis at each scrape (cheap reads only: no scan), so that
+    every web replica exports the same cluster-wide value."""
 
-    def __init__(self, count: Callable[[], int]) -> None:
-        self._count = count
+    def __init__(self, name: str, help_text: str, read: Callable[[], float]) -> None:
+        self.name = name
+        self.help = help_text
+        self._read = read
 
     def collect(self) -> Iterator[Metric]:
         try:
-            value = self._count()
+            value = self._read()
         except StorageUnavailable:
             return
-        yield GaugeMetricFamily(
-            "webhook_deliveries_waiting", "Webhook attempts waiting for their retry time", value=value
-        )
+        yield GaugeMetricFamily(self.name, self.help, value=value)

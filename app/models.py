@@ -9,11 +9,15 @@ from typing import Any
 
 
 class JobStatus(str, Enum):
-    """Lifecycle of a job: pending → running → completed | failed | cancelled, never backwards.
+    """Lifecycle of a job: [scheduled →] pending → running → completed | failed | cancelled.
 
-    A pending job can also be cancelled directly, without running.
+    ``scheduled``: waiting for its time (``run_at``, ``delay_seconds``), or for its next attempt
+    after a failed one (retry policy); it is ``pending`` once due. A run cut short (its worker
+    stopping or dying) makes a running job pending again. A job not yet running can be cancelled
+    directly, without running; a finished one never changes.
     """
 
+    SCHEDULED = "scheduled"
     PENDING = "pending"
     RUNNING = "running"
     COMPLETED = "completed"
@@ -65,6 +69,17 @@ class Webhook:
 
 
 @dataclass(frozen=True)
+class Attempt:
+    """A run of a job that did not end it: failed and retried, or cut short by a crash."""
+
+    attempt: int
+    started_at: float | None
+    ended_at: float | None
+    outcome: str  # failed, timeout, crashed
+    error: str | None = None
+
+
+@dataclass(frozen=True)
 class Job:
     """A job as stored: timestamps are Unix seconds, ``result``/``metadata`` are JSON-ready dicts."""
 
@@ -90,3 +105,35 @@ class Job:
     timeout: float | None = None
     #: A cancellation was asked for while the job was running.
     cancel_requested: bool = False
+    #: 0 to 9, 9 first, among jobs waiting for a worker.
+    priority: int = 5
+    #: When a scheduled job is due (its first run, or its next attempt), Unix seconds.
+    next_run_at: float | None = None
+    #: How failed runs are retried (None: run once).
+    retry: Any = None
+    #: Runs cut short by a crash (worker or algorithm process), counted against JOB_MAX_ATTEMPTS.
+    crashes: int = 0
+    #: Earlier runs that did not end the job (bounded, oldest dropped first).
+    attempt_history: tuple[Attempt, ...] = ()
+    #: The batch the job was submitted in, if any.
+    batch_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Jobs submitted together, followed together: how many are in each status, and when all ended."""
+
+    batch_id: str
+    owner: str
+    created_at: float
+    expires_at: float
+    total: int
+    #: Jobs per status (every status, zeros included).
+    counts: dict[str, int]
+    completed_at: float | None = None
+    webhook: Webhook | None = None
+    request_id: str | None = None
+
+    @property
+    def finished(self) -> bool:
+        return self.completed_at is not None

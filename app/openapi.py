@@ -20,11 +20,12 @@ import algorithms
 from app.errors import ServiceError
 from app.schemas.algorithms import description, params_json_schema
 from app.schemas.invoke import SHORTHAND_ALGORITHM, InvokeRequestSchema
-from app.schemas.jobs import JobCreateSchema
+from app.schemas.jobs import AttemptSchema, JobCreateSchema
 from app.services.auth import AuthService
+from app.services.batches import MAX_BATCH_JOBS
 
 #: Components documenting the bodies of POST /invoke and POST /jobs.
-INVOKE_REQUEST, JOB_CREATE = "InvokeRequest", "JobCreate"
+INVOKE_REQUEST, JOB_CREATE, BATCH_CREATE = "InvokeRequest", "JobCreate", "BatchCreate"
 #: The security scheme: an API key sent as a bearer token.
 API_KEY = "apiKey"
 SECURITY_SCHEME = {"type": "http", "scheme": "bearer", "description": "An API key: Authorization: Bearer <key>"}
@@ -53,7 +54,11 @@ def security(auth: AuthService) -> list[dict[str, list[str]]]:
 
 
 def document_algorithms(
-    spec: APISpec, converter: OpenAPIConverter, catalog: Iterable[algorithms.Algorithm], max_timeout_seconds: float
+    spec: APISpec,
+    converter: OpenAPIConverter,
+    catalog: Iterable[algorithms.Algorithm],
+    max_timeout_seconds: float,
+    schedule_horizon_seconds: float,
 ) -> None:
     """Register the request bodies of /invoke and /jobs, one variant per algorithm, in ``spec``.
 
@@ -64,6 +69,13 @@ def document_algorithms(
     invocation = converter.schema2jsonschema(InvokeRequestSchema)
     job = converter.schema2jsonschema(JobCreateSchema)
     job["properties"]["timeout"]["maximum"] = max_timeout_seconds
+    job["properties"]["delay_seconds"]["maximum"] = schedule_horizon_seconds
+    job["not"] = {"required": ["run_at", "delay_seconds"], "description": "run_at or delay_seconds, not both"}
+    # A policy or null (apispec documents a nullable nested schema as "it, or any object").
+    retry = job["properties"]["retry"]
+    job["properties"]["retry"] = {"allOf": [_ref("Retry")], "nullable": True, "description": retry["description"]}
+    if "Attempt" not in spec.components.schemas:  # named by JobSchema's attempt_history
+        spec.components.schema("Attempt", schema=AttemptSchema)
     names = []
     for algorithm in catalog:
         names.append(algorithm.name)
@@ -81,6 +93,17 @@ def document_algorithms(
         }
     spec.components.schema(INVOKE_REQUEST, general)
     spec.components.schema(JOB_CREATE, _one_of(names, "JobCreate"))
+    batch = {
+        "type": "object",
+        "properties": {
+            "jobs": {"type": "array", "minItems": 1, "maxItems": MAX_BATCH_JOBS, "items": _ref(JOB_CREATE)},
+            "webhook": job["properties"]["webhook"],
+        },
+        "required": ["jobs"],
+        "additionalProperties": False,
+        "description": f"1 to {MAX_BATCH_JOBS} jobs, each as POST /jobs takes it, and the batch's webhook",
+    }
+    spec.components.schema(BATCH_CREATE, batch)
 
 
 def _naming(base: dict[str, Any], algorithm: algorithms.Algorithm) -> dict[str, Any]:

@@ -52,7 +52,12 @@ def invalid_request(messages: Any, data: Any = None, prefix: str = "") -> Invali
 def _flatten(messages: Any, path: str) -> Iterator[tuple[str, str]]:
     if isinstance(messages, Mapping):
         for key, value in messages.items():
-            child = path if key == "_schema" else f"{path}.{key}" if path else str(key)
+            if key == "_schema":
+                child = path
+            elif isinstance(key, int):  # an item of a list: jobs[17]
+                child = f"{path}[{key}]"
+            else:
+                child = f"{path}.{key}" if path else str(key)
             yield from _flatten(value, child)
     elif isinstance(messages, (list, tuple)):
         for message in messages:
@@ -62,7 +67,7 @@ def _flatten(messages: Any, path: str) -> Iterator[tuple[str, str]]:
 
 
 def _value_at(data: Any, dotted: str) -> Any:
-    for part in dotted.split("."):
+    for part in dotted.replace("[", ".").replace("]", "").split("."):
         if isinstance(data, Mapping) and part in data:
             data = data[part]
         elif isinstance(data, list) and part.isdigit() and int(part) < len(data):

@@ -10,8 +10,9 @@ from prometheus_client.registry import Collector
 
 import algorithms
 from app.config import Config
-from app.metrics import WaitingWebhooks
+from app.metrics import ClusterGauge
 from app.services.auth import AuthService
+from app.services.batches import BatchService
 from app.services.catalog import Catalog
 from app.services.health import HealthService
 from app.services.invocation import InvocationService
@@ -22,6 +23,7 @@ from app.services.webhooks import WebhookService
 from app.shared_metrics import SharedMetrics
 from app.storage import redis as redis_storage
 from app.storage.api_keys import ApiKeyStore
+from app.storage.batches import BatchStore
 from app.storage.jobs import JobStore
 from app.storage.keys import Keys
 from app.storage.metrics import MetricsStore
@@ -38,6 +40,7 @@ class Services:
     auth: AuthService
     invocation: InvocationService
     jobs: JobService
+    batches: BatchService
     runs: RunService
     waiter: Waiter
     webhooks: WebhookService
@@ -54,31 +57,48 @@ def build_services(config: Config, client: redis.Redis | None = None) -> Service
     client = client if client is not None else redis_storage.connect(config)
     catalog = Catalog(algorithms.load_algorithms())
     metrics = SharedMetrics(MetricsStore(client, keys), config.metrics_flush_seconds)
-    jobs_store = JobStore(client, keys)
+    jobs_store = JobStore(client, keys, config.job_ttl_seconds + config.schedule_horizon_seconds)
+    batch_store = BatchStore(client, keys, jobs_store)
     queues = QueueStore(client, keys)
     webhooks = WebhookService(
         jobs_store,
         WebhookStore(client, keys),
         queues,
+        batch_store,
         metrics,
         config.webhook_retry_delays,
         config.webhook_allow_private_networks,
         secret=config.webhook_secret or None,
         previous_secret=config.webhook_secret_previous or None,
     )
-    limits = JobLimits(config.job_ttl_seconds, config.job_timeout_default_seconds, config.job_timeout_max_seconds)
+    limits = JobLimits(
+        config.job_ttl_seconds,
+        config.job_timeout_default_seconds,
+        config.job_timeout_max_seconds,
+        config.schedule_horizon_seconds,
+    )
     waiter = Waiter(FinishedJobsChannel(client, keys), config.wait_max_waiters)
+    jobs = JobService(jobs_store, catalog, webhooks, metrics, limits, waiter)
     return Services(
         config=config,
         catalog=catalog,
         metrics=metrics,
         auth=AuthService(ApiKeyStore(client, keys), config.api_keys),
         invocation=InvocationService(catalog, metrics),
-        jobs=JobService(jobs_store, catalog, webhooks, metrics, limits, waiter),
-        runs=RunService(jobs_store, catalog, metrics, config.job_max_attempts),
+        jobs=jobs,
+        batches=BatchService(batch_store, jobs_store, jobs, webhooks, metrics),
+        runs=RunService(jobs_store, catalog, metrics, config.job_max_attempts, config.job_ttl_seconds),
         waiter=waiter,
         webhooks=webhooks,
         health=HealthService(functools.partial(redis_storage.ping, client), catalog),
         queues=queues,
-        metric_collectors=(metrics, WaitingWebhooks(webhooks.waiting)),
+        metric_collectors=(
+            metrics,
+            ClusterGauge(
+                "webhook_deliveries_waiting", "Webhook attempts waiting for their retry time", webhooks.waiting
+            ),
+            ClusterGauge(
+                "jobs_scheduled", "Jobs scheduled for later (run_at, delay, retry)", jobs_store.scheduled_count
+            ),
+        ),
     )

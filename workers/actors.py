@@ -10,13 +10,21 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 
 import dramatiq
 from dramatiq.middleware import CurrentMessage
 
 from app.errors import StorageUnavailable
-from app.services.messages import DELIVER_WEBHOOK_ACTOR, JOBS_QUEUE, RUN_JOB_ACTOR, WEBHOOKS_QUEUE
+from app.services.messages import (
+    DELIVER_BATCH_WEBHOOK_ACTOR,
+    DELIVER_WEBHOOK_ACTOR,
+    JOBS_QUEUE,
+    RUN_JOB_ACTOR,
+    WEBHOOKS_QUEUE,
+)
 from app.services.running import Requeue, Runner
+from app.services.webhooks import Delivery
 from app.wiring import Services
 from workers.broker import LeasedMessage, QueueBroker
 from workers.cancel_watch import CancelWatch
@@ -77,10 +85,24 @@ def declare_webhook_actor(
         **_INTERNAL_RETRIES,
     )
     def deliver_webhook(job_id: str, series: int) -> None:
+        _attempt(lambda: webhooks.prepare(job_id, series), f"job {job_id}")
+
+    @dramatiq.actor(
+        broker=broker,
+        actor_name=DELIVER_BATCH_WEBHOOK_ACTOR,
+        queue_name=WEBHOOKS_QUEUE,
+        time_limit=time_limit_ms,
+        **_INTERNAL_RETRIES,
+    )
+    def deliver_batch_webhook(batch_id: str, series: int) -> None:
+        _attempt(lambda: webhooks.prepare_batch(batch_id, series), f"batch {batch_id}")
+
+    def _attempt(prepare: Callable[[], Delivery | None], subject: str) -> None:
+        """One attempt of the webhook ``prepare`` gives, recorded with its message settled."""
         message: LeasedMessage = CurrentMessage.get_current_message()
         receipt = broker.receipt(message)
         try:
-            delivery = patiently(webhooks.prepare, job_id, series, give_up=give_up)
+            delivery = patiently(prepare, give_up=give_up)
             if delivery is None:
                 return
             started_at = time.time()
@@ -88,5 +110,5 @@ def declare_webhook_actor(
             patiently(webhooks.record, delivery, outcome, started_at, receipt, give_up=give_up)
             message.settled = True
         except StorageUnavailable:
-            log.warning("webhook of job %s: Redis is not answering; it is tried again when its lease runs out", job_id)
+            log.warning("webhook of %s: Redis is not answering; it is tried again when its lease runs out", subject)
             message.settled = True

@@ -56,7 +56,9 @@ def _serve(connection: Connection) -> None:
         except EOFError:
             return
         run = run_algorithm(registry.get(name), params)
-        connection.send((run.outcome, run.result, run.error, run.elapsed, run.error_details))  # a tuple pickles fastest
+        connection.send(  # a tuple pickles fastest
+            (run.outcome, run.result, run.error, run.elapsed, run.error_details, run.permanent)
+        )
 
 
 @contextlib.contextmanager

@@ -11,7 +11,7 @@ import sys
 
 import click
 
-from app.cli import jobs, platform
+from app.cli import batches, jobs, platform
 from app.cli.options import EXIT_UNAVAILABLE
 
 
@@ -20,7 +20,10 @@ class _Sections(click.Group):
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         limit = formatter.width - 6 - max(len(name) for name in self.commands)
-        for title, commands in (("Use the platform", jobs.COMMANDS), ("Run the platform", platform.COMMANDS)):
+        for title, commands in (
+            ("Use the platform", (*jobs.COMMANDS, *batches.COMMANDS)),
+            ("Run the platform", platform.COMMANDS),
+        ):
             with formatter.section(title):
                 formatter.write_dl([(command.name, command.get_short_help_str(limit)) for command in commands])
 
@@ -37,7 +40,7 @@ def cli() -> None:
     """
 
 
-for command in (*jobs.COMMANDS, *platform.COMMANDS):
+for command in (*jobs.COMMANDS, *batches.COMMANDS, *platform.COMMANDS):
     cli.add_command(command)
 
 

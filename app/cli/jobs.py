@@ -8,6 +8,7 @@ They talk to it over HTTP with ``app.client``, at ``--url`` / ``$FUNCTIONALSCAFF
 from __future__ import annotations
 
 import itertools
+from typing import Any
 
 import click
 
@@ -22,6 +23,8 @@ from app.cli.options import (
     params_options,
     parse_params,
     progress_option,
+    schedule_arguments,
+    schedule_options,
 )
 from app.client import Client, Job, WaitTimeout
 
@@ -82,6 +85,7 @@ def invoke(client: Client, algorithm: str, pairs: tuple[str, ...], params_json: 
     help="With --wait, give up waiting after this long (exit 4; the job goes on).",
 )
 @click.option("--idempotency-key", metavar="KEY", help="Submitting again with the same KEY returns the same job.")
+@schedule_options
 @json_option
 @progress_option
 def submit(
@@ -96,6 +100,7 @@ def submit(
     idempotency_key: str | None,
     as_json: bool,
     progress: bool | None,
+    **schedule: Any,
 ) -> None:
     """Queue a job of ALGORITHM; print its id, or with --wait, the finished job.
 
@@ -103,10 +108,16 @@ def submit(
     Examples:
       functionalscaffold submit PrimeChecker -p number=561 --wait
       functionalscaffold submit PrimeChecker -p number=561 --wait-timeout 30
+      functionalscaffold submit PrimeChecker -p number=561 --retry 3 --backoff 2 --at 2026-12-01T09:00Z --priority 9
       JOB=$(functionalscaffold submit PrimeChecker -p number=561)
     """
     job = client.submit(
-        algorithm, parse_params(pairs, params_json), webhook, timeout=timeout, idempotency_key=idempotency_key
+        algorithm,
+        parse_params(pairs, params_json),
+        webhook,
+        timeout=timeout,
+        idempotency_key=idempotency_key,
+        **schedule_arguments(**schedule),
     )
     if not wait and wait_timeout is None:
         if as_json:
@@ -139,7 +150,7 @@ def wait(client: Client, job_id: str, timeout: float | None, as_json: bool, prog
 @click.option(
     "--status",
     "status_",
-    type=click.Choice(["pending", "running", "completed", "failed", "cancelled"]),
+    type=click.Choice(["scheduled", "pending", "running", "completed", "failed", "cancelled"]),
     help="Only jobs with this status.",
 )
 @click.option("--algorithm", help="Only jobs of this algorithm.")

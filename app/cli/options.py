@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any, NoReturn
 
 import click
@@ -131,3 +132,67 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON (
 progress_option = click.option(
     "--progress/--no-progress", default=None, help="Show the status while waiting (default: when stderr is a terminal)."
 )
+
+
+def _moment(value: str | None) -> datetime | None:
+    """``--at``: an ISO 8601 date-time; without an offset it is local time (Z for UTC)."""
+    if value is None:
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("z", "Z").replace("Z", "+00:00"))
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a date-time such as 2026-12-01T09:00Z", param_hint="--at") from None
+
+
+def schedule_options(function: Callable[..., Any]) -> Callable[..., Any]:
+    """--retry, --backoff, --max-backoff, --no-jitter, --at, --in, --priority."""
+    for option in reversed(
+        [
+            click.option(
+                "--retry", "retries", type=click.IntRange(1, 20), help="Runs in all if runs fail (1: no retry)."
+            ),
+            click.option(
+                "--backoff",
+                type=click.FloatRange(min=0, min_open=True),
+                help="Seconds before the first retry (doubling).",
+            ),
+            click.option(
+                "--max-backoff", type=click.FloatRange(min=0, min_open=True), help="Longest wait between retries."
+            ),
+            click.option("--jitter/--no-jitter", default=None, help="Randomise retry waits (default: yes)."),
+            click.option(
+                "--at", "run_at", metavar="DATETIME", help="Run it then (ISO 8601; local time without an offset)."
+            ),
+            click.option(
+                "--in",
+                "delay",
+                type=click.FloatRange(min=0),
+                metavar="SECONDS",
+                help="Run it this many seconds from now.",
+            ),
+            click.option("--priority", type=click.IntRange(0, 9), help="0 to 9, 9 first (default 5)."),
+        ]
+    ):
+        function = option(function)
+    return function
+
+
+def schedule_arguments(
+    retries: int | None,
+    backoff: float | None,
+    max_backoff: float | None,
+    jitter: bool | None,
+    run_at: str | None,
+    delay: float | None,
+    priority: int | None,
+) -> dict[str, Any]:
+    """The client's ``submit`` arguments of ``schedule_options``."""
+    retry: dict[str, Any] | None = None
+    if retries is not None:
+        given = {"backoff_seconds": backoff, "max_backoff_seconds": max_backoff, "jitter": jitter}
+        retry = {"max_attempts": retries, **{k: v for k, v in given.items() if v is not None}}
+    elif backoff is not None or max_backoff is not None or jitter is not None:
+        raise click.UsageError("--backoff, --max-backoff and --jitter go with --retry N")
+    if run_at is not None and delay is not None:
+        raise click.UsageError("give --at or --in, not both")
+    return {"retry": retry, "run_at": _moment(run_at), "delay_seconds": delay, "priority": priority}

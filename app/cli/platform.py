@@ -90,10 +90,20 @@ def keys() -> None:
 
 @keys.command("create")
 @click.option("--name", required=True, help="Who or what the key is for.")
-def create_key(name: str) -> None:
+@click.option("--admin", is_flag=True, help="An admin key: sees and steers every job, /workers, /queues.")
+@click.option(
+    "--max-priority",
+    type=click.IntRange(0, 9),
+    default=9,
+    show_default=True,
+    help="Highest job priority the key may ask for (403 above it).",
+)
+def create_key(name: str, admin: bool, max_priority: int) -> None:
     """Create a key and print it: it is shown this once."""
-    key, record = _services().auth.create_key(name)
-    click.echo(f"{record['id']}  {record['name']}")
+    from app.services.auth import ADMIN, CLIENT
+
+    key, record = _services().auth.create_key(name, ADMIN if admin else CLIENT, max_priority)
+    click.echo(f"{record['id']}  {record['name']}  ({record['role']}, max priority {record['max_priority']})")
     click.echo(key)
 
 
@@ -101,7 +111,8 @@ def create_key(name: str) -> None:
 def list_keys() -> None:
     """List the keys (ids and names; the keys themselves are not kept)."""
     for record in _services().auth.list_keys():
-        click.echo(f"{record['id']}  {record['created_at']}  {record['name']}")
+        role, max_priority = record.get("role", "client"), record.get("max_priority", "9")
+        click.echo(f"{record['id']}  {record['created_at']}  {role:<6}  max priority {max_priority}  {record['name']}")
 
 
 @keys.command("revoke")

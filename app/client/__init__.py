@@ -8,13 +8,15 @@ Errors are ``ApiError`` subclasses named after the API's codes (``JobNotFound``,
 with ``fields``, ``RateLimited`` with ``retry_after``...), each with the ``request_id``.
 """
 
-from app.client.client import Client
+from app.client.client import Client, job_body
 from app.client.errors import (
     AlgorithmError,
     AlgorithmNotFound,
     ApiError,
+    BatchNotFound,
     ClientError,
     ConnectionFailed,
+    Forbidden,
     IdempotencyKeyReused,
     InternalError,
     JobAlreadyFinished,
@@ -33,7 +35,7 @@ from app.client.errors import (
     WebhookNotFound,
     WebhookVerificationError,
 )
-from app.client.models import Algorithm, Invocation, Job, Webhook, WebhookAttempt
+from app.client.models import Algorithm, Attempt, Batch, Invocation, Job, Webhook, WebhookAttempt
 from app.client.webhooks import verify_webhook
 
 __all__ = [
@@ -41,9 +43,13 @@ __all__ = [
     "AlgorithmError",
     "AlgorithmNotFound",
     "ApiError",
+    "Attempt",
+    "Batch",
+    "BatchNotFound",
     "Client",
     "ClientError",
     "ConnectionFailed",
+    "Forbidden",
     "IdempotencyKeyReused",
     "InternalError",
     "Invocation",
@@ -65,5 +71,6 @@ __all__ = [
     "WebhookAttempt",
     "WebhookNotFound",
     "WebhookVerificationError",
+    "job_body",
     "verify_webhook",
 ]

@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 import requests
 
 from app.client.errors import UnexpectedResponse, WaitTimeout
-from app.client.models import Algorithm, Invocation, Job
+from app.client.models import Algorithm, Batch, Invocation, Job
 from app.client.transport import Transport
 
 #: Where the platform is, and the API key, when not given to ``Client``.
@@ -86,17 +86,20 @@ class Client:
         timeout: float | None = None,
         wait: float | None = None,
         idempotency_key: str | None = None,
+        retry: dict[str, Any] | int | None = None,
+        run_at: datetime | None = None,
+        delay_seconds: float | None = None,
+        priority: int | None = None,
     ) -> Job:
         """Queue a job; with ``wait``, return it finished if it ends within that many seconds.
 
-        Every attempt of one call carries the same ``Idempotency-Key`` (generated here unless given),
-        so a submission retried after a lost answer still makes exactly one job.
+        ``retry``: a policy (``{"max_attempts": 3, "backoff_seconds": 2, ...}``, or just the number
+        of attempts); ``run_at`` (a naive datetime is local time) or ``delay_seconds`` schedule it;
+        ``priority`` 0-9, 9 first. Every attempt of one call carries the same ``Idempotency-Key``
+        (generated here unless given), so a submission retried after a lost answer still makes
+        exactly one job.
         """
-        body: dict[str, Any] = {"algorithm": algorithm, "params": params}
-        if webhook is not None:
-            body["webhook"] = webhook
-        if timeout is not None:
-            body["timeout"] = timeout
+        body = job_body(algorithm, params, webhook, timeout, retry, run_at, delay_seconds, priority)
         headers = {"Idempotency-Key": idempotency_key or uuid.uuid4().hex}
         held = min(wait or 0.0, SERVER_WAIT_SECONDS)
         if held:
@@ -202,6 +205,29 @@ class Client:
         data = self._http.json("POST", f"/jobs/{job_id}/webhook/redeliver")
         return _parse(Job.from_json, data)
 
+    def submit_batch(
+        self, jobs: list[dict[str, Any]], webhook: str | None = None, *, idempotency_key: str | None = None
+    ) -> Batch:
+        """Queue up to 1000 jobs at once (each a dict as ``job_body`` builds, or as POST /jobs takes);
+        ``webhook`` hears once, when every job has ended. Retried safely (one Idempotency-Key)."""
+        body: dict[str, Any] = {"jobs": jobs}
+        if webhook is not None:
+            body["webhook"] = webhook
+        headers = {"Idempotency-Key": idempotency_key or uuid.uuid4().hex}
+        data = self._http.json("POST", "/batches", json=body, headers=headers, idempotent=True)
+        return _parse(Batch.from_json, {"total": len(jobs), **data})
+
+    def get_batch(self, batch_id: str, *, limit: int = 20, cursor: str | None = None) -> Batch:
+        """The batch's counts, and a page of its jobs (``limit``, from ``cursor``)."""
+        params: dict[str, Any] = {"limit": limit}
+        if cursor is not None:
+            params["cursor"] = cursor
+        return _parse(Batch.from_json, self._http.json("GET", f"/batches/{batch_id}", params=params, idempotent=True))
+
+    def cancel_batch(self, batch_id: str) -> Batch:
+        """Cancel the batch's jobs that have not started, stop those running. Safe to repeat."""
+        return _parse(Batch.from_json, self._http.json("POST", f"/batches/{batch_id}/cancel", idempotent=True))
+
     def algorithms(self) -> list[Algorithm]:
         return _parse(Algorithm.list_from_json, self._http.json("GET", "/algorithms", idempotent=True))
 
@@ -213,6 +239,30 @@ class Client:
 
     def __exit__(self, *_: object) -> None:
         self.close()
+
+
+def job_body(
+    algorithm: str,
+    params: dict[str, Any],
+    webhook: str | None = None,
+    timeout: float | None = None,
+    retry: dict[str, Any] | int | None = None,
+    run_at: datetime | None = None,
+    delay_seconds: float | None = None,
+    priority: int | None = None,
+) -> dict[str, Any]:
+    """A job as POST /jobs (and each job of a batch) takes it."""
+    body: dict[str, Any] = {"algorithm": algorithm, "params": params}
+    optional = {
+        "webhook": webhook,
+        "timeout": timeout,
+        "retry": {"max_attempts": retry} if isinstance(retry, int) else retry,
+        "run_at": run_at.astimezone().isoformat() if run_at is not None else None,
+        "delay_seconds": delay_seconds,
+        "priority": priority,
+    }
+    body.update({name: value for name, value in optional.items() if value is not None})
+    return body
 
 
 def _parse(build: Callable[[Any], T], data: Any) -> T:

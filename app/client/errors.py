@@ -89,6 +89,14 @@ class JobNotFound(ApiError):
     code = "JOB_NOT_FOUND"
 
 
+class BatchNotFound(ApiError):
+    code = "BATCH_NOT_FOUND"
+
+
+class Forbidden(ApiError):
+    code = "FORBIDDEN"
+
+
 class WebhookNotFound(ApiError):
     code = "WEBHOOK_NOT_FOUND"
 

@@ -34,6 +34,17 @@ class Webhook:
 
 
 @dataclass(frozen=True)
+class Attempt:
+    """One run of a job: its outcome (running, completed, failed, timeout, cancelled, crashed)."""
+
+    attempt: int
+    started_at: datetime | None
+    ended_at: datetime | None
+    outcome: str
+    error: str | None
+
+
+@dataclass(frozen=True)
 class Job:
     job_id: str
     status: str
@@ -52,6 +63,11 @@ class Job:
     timeout: float | None = None
     cancel_requested: bool = False
     webhook: Webhook | None = None
+    priority: int = 5
+    next_run_at: datetime | None = None
+    retry: dict[str, Any] | None = None
+    attempt_history: tuple[Attempt, ...] = ()
+    batch_id: str | None = None
 
     @property
     def finished(self) -> bool:
@@ -76,6 +92,16 @@ class Job:
             metadata=data.get("metadata"),
             timeout=data.get("timeout"),
             cancel_requested=data.get("cancel_requested", False),
+            priority=data.get("priority", 5),
+            next_run_at=_time(data.get("next_run_at")),
+            retry=data.get("retry"),
+            attempt_history=tuple(
+                Attempt(
+                    a["attempt"], _time(a.get("started_at")), _time(a.get("ended_at")), a["outcome"], a.get("error")
+                )
+                for a in data.get("attempt_history") or []
+            ),
+            batch_id=data.get("batch_id"),
             webhook=None
             if not webhook
             else Webhook(
@@ -100,6 +126,37 @@ class Job:
     @classmethod
     def page_from_json(cls, page: dict[str, Any]) -> list[Job]:
         return [cls.from_json(job) for job in page["jobs"]]
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Jobs submitted together: how many are in each status, and (from ``get_batch``) a page of them."""
+
+    batch_id: str
+    status: str
+    total: int
+    counts: dict[str, int]
+    created_at: datetime | None
+    completed_at: datetime | None
+    job_ids: tuple[str, ...] = ()
+    jobs: tuple[Job, ...] = ()
+
+    @property
+    def finished(self) -> bool:
+        return self.status == "completed"
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Batch:
+        return cls(
+            batch_id=data["batch_id"],
+            status=data.get("status", "running"),
+            total=data.get("total", len(data.get("job_ids", []))),
+            counts=data.get("counts", {}),
+            created_at=_time(data.get("created_at")),
+            completed_at=_time(data.get("completed_at")),
+            job_ids=tuple(data.get("job_ids", ())),
+            jobs=tuple(Job.from_json(job) for job in data.get("jobs", [])),
+        )
 
 
 @dataclass(frozen=True)

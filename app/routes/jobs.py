@@ -11,7 +11,7 @@ from marshmallow import RAISE
 
 from app import openapi
 from app.api import RATE_LIMIT_HEADERS, Blueprint
-from app.auth import current_owner
+from app.auth import current_owner, current_principal
 from app.models import Job
 from app.request_id import current_request_id
 from app.routes import services
@@ -58,6 +58,9 @@ def create_job(
     validated now, against the algorithm's schema. When the job ends, `webhook` (if given) receives
     a signed POST with the result. With an `Idempotency-Key`, retrying the same request returns the
     first job; with `Prefer: wait=N`, the answer waits up to N seconds for the job to finish.
+    `run_at` or `delay_seconds` schedule it for later (status `scheduled` until then); `retry` runs
+    a failed run again after a growing delay; `priority` (0-9, 9 first) orders jobs waiting for a
+    worker.
     """
     owner = current_owner()
     job, _created = services().jobs.create_job(
@@ -68,6 +71,11 @@ def create_job(
         timeout=body["timeout"],
         request_id=current_request_id(),
         idempotency_key=idempotency_key,
+        retry=body["retry"],
+        run_at=body["run_at"].timestamp() if body["run_at"] is not None else None,
+        delay_seconds=body["delay_seconds"],
+        priority=body["priority"],
+        max_priority=current_principal().max_priority,
     )
     location = url_for(".get_job", job_id=job.job_id)
     wait = _preferred_wait(prefer)

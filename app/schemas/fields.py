@@ -79,3 +79,52 @@ class QueryDateTime(fields.AwareDateTime):
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
         return super()._deserialize(value.upper() if isinstance(value, str) else value, attr, data, **kwargs)
+
+
+class StrictBoolean(fields.Boolean):
+    """A JSON boolean: ``true`` or ``false`` only (marshmallow also reads "yes", 1, "on"...)."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> bool:
+        if not isinstance(value, bool):
+            raise ValidationError("must be true or false")
+        return value
+
+
+class StrictInteger(fields.Integer):
+    """A JSON integer: no bools, floats (even 7.0) or strings."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(strict=True, **kwargs)
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValidationError("must be an integer")
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+class NonNegativeSeconds(fields.Float):
+    """A JSON number of seconds, zero or more; bools and strings are refused rather than coerced."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs["metadata"] = {"minimum": 0, **kwargs.get("metadata", {})}
+        super().__init__(**kwargs)
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ValidationError("must be a number of seconds")
+        seconds = super()._deserialize(value, attr, data, **kwargs)
+        if seconds < 0:
+            raise ValidationError("must be 0 or more")
+        return seconds
+
+
+class BodyDateTime(fields.AwareDateTime):
+    """An RFC 3339 date-time with its offset, in a JSON body ("T" and "Z" may be lower case)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(format="iso", **kwargs)
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        if not isinstance(value, str):
+            raise ValidationError("must be a date-time string with an offset, e.g. 2026-12-01T09:00:00Z")
+        return super()._deserialize(value.upper(), attr, data, **kwargs)

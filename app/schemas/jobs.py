@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import urlsplit
 
-from marshmallow import Schema, ValidationError, fields, validate
+from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
 
-from app.models import JobStatus, WebhookState
-from app.schemas.fields import Seconds, Timestamp
+import algorithms
+from algorithms.retries import MAX_ATTEMPTS, MAX_BACKOFF_SECONDS
+from app.models import Job, JobStatus, WebhookState
+from app.schemas.fields import BodyDateTime, NonNegativeSeconds, Seconds, StrictBoolean, StrictInteger, Timestamp
 from app.schemas.invoke import MetadataSchema
 from app.services.jobs import JOB_ID_BYTES
 from app.services.webhooks import redact_url
@@ -38,15 +41,9 @@ def _http_url(value: str) -> None:
         raise ValidationError("must be a valid http or https URL")
 
 
-class JobCreateSchema(Schema):
-    algorithm = fields.String(
-        required=True, validate=validate.Length(min=1, max=64), metadata={"example": "PrimeChecker"}
-    )
-    params = fields.Dict(
-        required=True,
-        metadata={"description": "The algorithm's params (see its schema)", "example": {"number": 17}},
-    )
-    webhook = fields.String(
+def webhook_field() -> fields.String:
+    """A webhook URL field, as job and batch submissions take it."""
+    return fields.String(
         load_default=None,
         allow_none=True,
         validate=[validate.Length(max=MAX_WEBHOOK_URL_CHARS), _http_url],
@@ -60,6 +57,45 @@ class JobCreateSchema(Schema):
             "example": "https://93.184.215.14/callback",
         },
     )
+
+
+class RetrySchema(Schema):
+    """A retry policy: how often, and after how long, a failed run is tried again."""
+
+    max_attempts = StrictInteger(
+        required=True,
+        validate=validate.Range(min=1, max=MAX_ATTEMPTS),
+        metadata={"description": "Runs in all (1: no retry)", "example": 3},
+    )
+    backoff_seconds = Seconds(
+        load_default=1.0,
+        validate=validate.Range(max=MAX_BACKOFF_SECONDS),
+        metadata={"description": "Delay after the first failure; doubled after each next one", "example": 2},
+    )
+    max_backoff_seconds = Seconds(
+        load_default=300.0,
+        validate=validate.Range(max=MAX_BACKOFF_SECONDS),
+        metadata={"description": "Longest delay: every delay is capped at this", "example": 60},
+    )
+    jitter = StrictBoolean(
+        load_default=True,
+        metadata={"description": "Wait a random time between half the delay and the delay", "example": True},
+    )
+
+    @post_load
+    def _policy(self, data: dict[str, Any], **_: Any) -> algorithms.RetryPolicy:
+        return algorithms.RetryPolicy(**data)
+
+
+class JobCreateSchema(Schema):
+    algorithm = fields.String(
+        required=True, validate=validate.Length(min=1, max=64), metadata={"example": "PrimeChecker"}
+    )
+    params = fields.Dict(
+        required=True,
+        metadata={"description": "The algorithm's params (see its schema)", "example": {"number": 17}},
+    )
+    webhook = webhook_field()
     timeout = Seconds(
         load_default=None,
         allow_none=True,
@@ -69,6 +105,40 @@ class JobCreateSchema(Schema):
             "example": 30,
         },
     )
+    retry = fields.Nested(
+        RetrySchema,
+        load_default=None,
+        allow_none=True,
+        metadata={"description": "Retry failed runs (default: the algorithm's policy, else run once)"},
+    )
+    run_at = BodyDateTime(
+        load_default=None,
+        allow_none=True,
+        metadata={
+            "description": "When to run it (RFC 3339 with an offset): scheduled until then; at most "
+            "SCHEDULE_HORIZON_SECONDS (30 days) ahead, at most a minute in the past (then it runs now)"
+        },
+    )
+    delay_seconds = NonNegativeSeconds(
+        load_default=None,
+        allow_none=True,
+        metadata={"description": "Run it this many seconds from now (instead of run_at)", "example": 0},
+    )
+    priority = StrictInteger(
+        load_default=None,
+        allow_none=True,
+        validate=validate.Range(min=0, max=9),
+        metadata={
+            "description": "0 to 9, 9 first, among jobs waiting for a worker; default 5 (an API key may be "
+            "limited to a lower maximum: 403 above it)",
+            "example": 5,
+        },
+    )
+
+    @validates_schema
+    def _one_time(self, data: dict[str, Any], **_: Any) -> None:
+        if data.get("run_at") is not None and data.get("delay_seconds") is not None:
+            raise ValidationError("give run_at or delay_seconds, not both", "delay_seconds")
 
 
 class JobCreatedSchema(Schema):
@@ -104,6 +174,46 @@ class WebhookSchema(Schema):
     attempts = fields.List(fields.Nested(WebhookAttemptSchema))
 
 
+class AttemptSchema(Schema):
+    attempt = fields.Integer(metadata={"description": "Run number, from 1"})
+    started_at = Timestamp(allow_none=True)
+    ended_at = Timestamp(allow_none=True, metadata={"description": "null: cut short by a crash, or running"})
+    outcome = fields.String(
+        metadata={"description": "running, completed, failed, timeout, cancelled, or crashed (run again)"}
+    )
+    error = fields.String(allow_none=True)
+
+
+def attempt_history(job: Job) -> list[dict[str, Any]]:
+    """The runs of a job: those kept in its history, then the latest one (from the job itself), as
+    ``AttemptSchema`` shows them."""
+    runs = [
+        {
+            "attempt": a.attempt,
+            "started_at": a.started_at,
+            "ended_at": a.ended_at,
+            "outcome": a.outcome,
+            "error": a.error,
+        }
+        for a in job.attempt_history
+    ]
+    if job.started_at is not None and job.attempts and not (runs and runs[-1]["attempt"] == job.attempts):
+        ended = job.status.finished
+        runs.append(
+            {
+                "attempt": job.attempts,
+                "started_at": job.started_at,
+                "ended_at": job.completed_at if ended else None,
+                "outcome": job.status.value,
+                "error": job.error if ended else None,
+            }
+        )
+    return _attempts.dump(runs)
+
+
+_attempts = AttemptSchema(many=True)
+
+
 class JobSchema(Schema):
     job_id = fields.String(required=True, metadata={"example": "a1b2c3d4e5f6"})
     status = fields.Enum(JobStatus, by_value=True, required=True)
@@ -124,3 +234,17 @@ class JobSchema(Schema):
     timeout = fields.Float(metadata={"description": "Seconds the job may run"})
     cancel_requested = fields.Boolean(metadata={"description": "A cancellation was asked while it ran"})
     webhook = fields.Nested(WebhookSchema, allow_none=True, metadata={"description": "Delivery log, when any"})
+    priority = fields.Integer(metadata={"description": "0 to 9, 9 first"})
+    next_run_at = Timestamp(
+        allow_none=True, metadata={"description": "When a scheduled job is due (its first run or its next attempt)"}
+    )
+    retry = fields.Nested(RetrySchema, allow_none=True, metadata={"description": "Its retry policy, when any"})
+    attempt_history = fields.Function(
+        attempt_history,
+        metadata={
+            "description": "Every run, oldest first (the 20 newest kept): outcome and error of each",
+            "type": "array",
+            "items": {"$ref": "#/components/schemas/Attempt"},
+        },
+    )
+    batch_id = fields.String(allow_none=True, metadata={"description": "The batch it was submitted in"})

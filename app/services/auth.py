@@ -25,15 +25,29 @@ CACHE_SECONDS = 5.0
 KEY_PREFIX = "fsk_"
 
 
+#: Roles of API keys: clients use their own jobs; admins see and steer the whole platform.
+CLIENT, ADMIN = "client", "admin"
+#: Highest job priority.
+MAX_PRIORITY = 9
+
+
 @dataclass(frozen=True)
 class Principal:
     """The caller: ``id`` owns the jobs it creates and keys its rate limit."""
 
     id: str
     name: str
+    role: str = CLIENT
+    #: Highest priority its jobs may ask for.
+    max_priority: int = MAX_PRIORITY
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == ADMIN
 
 
-ANONYMOUS = Principal("_", "anonymous")
+#: Everyone, when no key is configured (development): the API is open, and admin.
+ANONYMOUS = Principal("_", "anonymous", ADMIN)
 
 
 def digest(key: str) -> str:
@@ -98,18 +112,27 @@ class AuthService:
         record = self._store.find(presented)
         if record is None:
             raise Unauthorized("Invalid API key")
-        principal = Principal(record["id"], record["name"])
+        principal = Principal(
+            record["id"],
+            record["name"],
+            record.get("role", CLIENT),
+            int(record.get("max_priority", MAX_PRIORITY)),
+        )
         with self._lock:
             self._known[presented] = (principal, now + CACHE_SECONDS)
         return principal
 
-    def create_key(self, name: str) -> tuple[str, dict[str, str]]:
+    def create_key(
+        self, name: str, role: str = CLIENT, max_priority: int = MAX_PRIORITY
+    ) -> tuple[str, dict[str, str]]:
         """A new key (shown this once) and its record; only the key's digest is stored."""
         key = KEY_PREFIX + secrets.token_urlsafe(32)
         record = {
             "id": "key-" + secrets.token_hex(6),
             "name": name,
             "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "role": role,
+            "max_priority": str(max_priority),
         }
         self._store.add(digest(key), record)
         return key, record

@@ -40,6 +40,8 @@ class Run:
     error: str | None = None
     elapsed: float = 0.0
     error_details: str | None = None
+    #: The algorithm raised ``PermanentError``: retrying cannot help.
+    permanent: bool = False
 
 
 @dataclass(frozen=True)
@@ -57,7 +59,13 @@ def run_algorithm(algorithm: algorithms.Algorithm, params: dict[str, Any]) -> Ru
         _check_result(result)
     except Exception as exc:
         elapsed = time.perf_counter() - started
-        return Run(FAILED, error=f"{type(exc).__name__}: {exc}", elapsed=elapsed, error_details=traceback_tail(exc))
+        return Run(
+            FAILED,
+            error=f"{type(exc).__name__}: {exc}",
+            elapsed=elapsed,
+            error_details=traceback_tail(exc),
+            permanent=isinstance(exc, algorithms.PermanentError),
+        )
     return Run(COMPLETED, result=result, elapsed=time.perf_counter() - started)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import re
 import secrets
 import time
@@ -12,7 +13,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import algorithms
 from app.errors import (
+    Forbidden,
     IdempotencyKeyReused,
     InvalidRequest,
     JobAlreadyFinished,
@@ -26,6 +29,7 @@ from app.services.waiting import Waiter
 from app.services.webhooks import WebhookService, new_webhook_id
 from app.shared_metrics import SharedMetrics
 from app.storage.jobs import JobStore
+from app.storage.queue import DEFAULT_PRIORITY, MAX_PRIORITY, QueuedMessage
 
 log = logging.getLogger(__name__)
 
@@ -41,11 +45,43 @@ def is_job_id(value: str) -> bool:
 
 @dataclass(frozen=True)
 class JobLimits:
-    """How long jobs live and may run."""
+    """How long jobs live and may run, and how far ahead they may be scheduled."""
 
     ttl_seconds: int
     default_timeout_seconds: float
     max_timeout_seconds: float
+    schedule_horizon_seconds: float = 30 * 24 * 3600.0
+
+
+#: How far in the past a ``run_at`` may lie (it then runs now): clocks and queues are not exact.
+RUN_AT_PAST_SECONDS = 60.0
+
+
+@dataclass(frozen=True)
+class JobRequest:
+    """What a submission asks for (``POST /jobs``, or one job of a batch)."""
+
+    algorithm: str
+    params: Any
+    webhook: str | None = None
+    timeout: float | None = None
+    retry: algorithms.RetryPolicy | None = None
+    #: Unix seconds when it should run (None: now, or after ``delay_seconds``).
+    run_at: float | None = None
+    delay_seconds: float | None = None
+    priority: int | None = None
+
+
+@dataclass(frozen=True)
+class PreparedJob:
+    """A validated submission, ready to store: the job, its run message and its life in Redis."""
+
+    job: Job
+    message: QueuedMessage
+    ttl_seconds: int
+    #: When it is due (Unix ms, server clock), or 0 (now, or after ``message.delay_ms``).
+    due_ms: int
+    fingerprint: str
 
 
 @dataclass(frozen=True)
@@ -86,51 +122,105 @@ class JobService:
         timeout: float | None = None,
         request_id: str | None = None,
         idempotency_key: str | None = None,
+        retry: algorithms.RetryPolicy | None = None,
+        run_at: float | None = None,
+        delay_seconds: float | None = None,
+        priority: int | None = None,
+        max_priority: int = MAX_PRIORITY,
     ) -> tuple[Job, bool]:
-        """Validate, store the job as pending, then queue it: a job the caller sees always exists.
+        """Validate, store the job as pending (or scheduled), then queue it: a job the caller sees
+        always exists.
 
         Returns the job and whether it was created now (False: an earlier request with the same
-        ``idempotency_key`` and the same body made it). Raises ``ALGORITHM_NOT_FOUND`` or
-        ``VALIDATION_ERROR`` before anything is stored, ``IDEMPOTENCY_KEY_REUSED`` for the same key
-        with another body, and ``SERVICE_UNAVAILABLE`` when Redis is down (no job was accepted).
+        ``idempotency_key`` and the same body made it). Raises ``ALGORITHM_NOT_FOUND``,
+        ``VALIDATION_ERROR`` or ``FORBIDDEN`` (a priority above ``max_priority``, the key's limit)
+        before anything is stored, ``IDEMPOTENCY_KEY_REUSED`` for the same key with another body,
+        and ``SERVICE_UNAVAILABLE`` when Redis is down (no job was accepted).
         """
-        algorithm = self._catalog.get(algorithm_name)
-        self._catalog.load_params(algorithm, params)
-        timeout = self._timeout(timeout, algorithm.default_timeout)
-        if webhook is not None:
-            self._webhooks.check_url(webhook)
-        digest = fingerprint = None
-        if idempotency_key:
-            digest = hashlib.sha256(idempotency_key.encode()).hexdigest()
-            fingerprint = _fingerprint(algorithm.name, params, webhook, timeout)
-        now = round(self._clock(), 3)  # to the millisecond the API shows, so it works as a filter bound
+        request = JobRequest(algorithm_name, params, webhook, timeout, retry, run_at, delay_seconds, priority)
+        digest = hashlib.sha256(idempotency_key.encode()).hexdigest() if idempotency_key else None
         for _ in range(_ID_ATTEMPTS):
-            job = Job(
-                job_id=self._new_id(),
-                status=JobStatus.PENDING,
-                algorithm=algorithm.name,
-                params=params,
-                created_at=now,
-                expires_at=now + self._limits.ttl_seconds,
-                webhook=Webhook(url=webhook, id=new_webhook_id()) if webhook else None,
-                request_id=request_id,
-                owner=owner,
-                timeout=timeout,
-            )
+            prepared = self.prepare(request, owner, request_id, max_priority)
             created = self._store.create(
-                job, self._limits.ttl_seconds, run_job_message(job.job_id), digest, fingerprint or ""
+                prepared.job,
+                prepared.ttl_seconds,
+                prepared.message,
+                digest,
+                prepared.fingerprint if digest else "",
+                prepared.due_ms,
             )
             if created is not None:
                 break
-            log.warning("job id %s collided with an existing job; drawing another", job.job_id)
+            log.warning("job id %s collided with an existing job; drawing another", prepared.job.job_id)
         else:
             raise RuntimeError(f"no free job id after {_ID_ATTEMPTS} attempts")
         if created.outcome == "conflict":
             raise IdempotencyKeyReused(created.job_id)
         if created.outcome == "replay":
             return self._store.get(created.job_id), False
-        self._metrics.inc(JOBS_CREATED, algorithm=algorithm.name)
-        return job, True
+        self._metrics.inc(JOBS_CREATED, algorithm=prepared.job.algorithm)
+        return prepared.job, True
+
+    def prepare(
+        self,
+        request: JobRequest,
+        owner: str,
+        request_id: str | None,
+        max_priority: int = MAX_PRIORITY,
+        path: str = "",
+        batch_id: str | None = None,
+    ) -> PreparedJob:
+        """Validate a submission and build its job (with a fresh id) and run message, storing
+        nothing. Errors name fields under ``path`` (``jobs[3].`` in a batch)."""
+        algorithm = self._catalog.get(request.algorithm)
+        self._catalog.load_params(algorithm, request.params, f"{path}params")
+        timeout = self._timeout(request.timeout, algorithm.default_timeout, path)
+        if request.webhook is not None:
+            self._webhooks.check_url(request.webhook, f"{path}webhook")
+        priority = DEFAULT_PRIORITY if request.priority is None else request.priority
+        if priority > max_priority:
+            raise Forbidden(
+                f"{path}priority {priority} is above this API key's limit of {max_priority}",
+                {"field": f"{path}priority", "max_priority": max_priority},
+            )
+        retry = request.retry if request.retry is not None else algorithm.retry
+        now = round(self._clock(), 3)  # to the millisecond the API shows, so it works as a filter bound
+        due_ms, delay_ms, wait = self._due(request, now, path)
+        job = Job(
+            job_id=self._new_id(),
+            status=JobStatus.SCHEDULED if wait > 0 else JobStatus.PENDING,
+            algorithm=algorithm.name,
+            params=request.params,
+            created_at=now,
+            expires_at=now + wait + self._limits.ttl_seconds,
+            webhook=Webhook(url=request.webhook, id=new_webhook_id()) if request.webhook else None,
+            request_id=request_id,
+            owner=owner,
+            timeout=timeout,
+            priority=priority,
+            next_run_at=now + wait if wait > 0 else None,
+            retry=retry,
+            batch_id=batch_id,
+        )
+        fingerprint = _fingerprint(request, algorithm.name, timeout, retry, priority)
+        message = run_job_message(job.job_id, priority, delay_ms)
+        return PreparedJob(job, message, math.ceil(wait + self._limits.ttl_seconds), due_ms, fingerprint)
+
+    def _due(self, request: JobRequest, now: float, path: str) -> tuple[int, int, float]:
+        """(due time in Unix ms or 0, delay in ms or 0, seconds from now until due) of a submission."""
+        horizon = self._limits.schedule_horizon_seconds
+        if request.run_at is not None:
+            wait = request.run_at - now
+            if wait < -RUN_AT_PAST_SECONDS:
+                raise _invalid(f"{path}run_at", f"is more than {RUN_AT_PAST_SECONDS:g} s in the past")
+            if wait > horizon:
+                raise _invalid(f"{path}run_at", f"is more than {horizon:.0f} s (SCHEDULE_HORIZON_SECONDS) ahead")
+            return (round(request.run_at * 1000), 0, wait) if wait > 0 else (0, 0, 0.0)
+        if request.delay_seconds is not None and request.delay_seconds > 0:
+            if request.delay_seconds > horizon:
+                raise _invalid(f"{path}delay_seconds", f"must be at most {horizon:.0f} (SCHEDULE_HORIZON_SECONDS)")
+            return 0, round(request.delay_seconds * 1000), request.delay_seconds
+        return 0, 0, 0.0
 
     def get_job(self, job_id: str, owner: str) -> Job:
         """The job, if it exists and belongs to ``owner``; ``JOB_NOT_FOUND`` otherwise, either way."""
@@ -162,7 +252,6 @@ class JobService:
             where.status,
             where.algorithm,
             limit,
-            self._limits.ttl_seconds,
             newer_than=where.created_after,
             older_than=where.created_before,
             after=_decode_cursor(cursor) if cursor else None,
@@ -186,22 +275,30 @@ class JobService:
         self._webhooks.redeliver(self.get_job(job_id, owner))
         return self._store.get(job_id)
 
-    def _timeout(self, asked: float | None, algorithm_default: float | None) -> float:
+    def _timeout(self, asked: float | None, algorithm_default: float | None, path: str = "") -> float:
         if asked is None:  # a default never exceeds the configured maximum
             return min(algorithm_default or self._limits.default_timeout_seconds, self._limits.max_timeout_seconds)
         timeout = asked
         if timeout > self._limits.max_timeout_seconds:
-            limit = self._limits.max_timeout_seconds
-            raise InvalidRequest(
-                f"timeout must be at most {limit:g} seconds",
-                {"field": "timeout", "value": timeout, "errors": {"timeout": [f"must be at most {limit:g}"]}},
-            )
+            raise _invalid(f"{path}timeout", f"must be at most {self._limits.max_timeout_seconds:g}", timeout)
         return timeout
 
 
-def _fingerprint(algorithm: str, params: Any, webhook: str | None, timeout: float) -> str:
-    """What makes two submissions the same request, for idempotency."""
-    canonical = json.dumps([algorithm, params, webhook, timeout], sort_keys=True, separators=(",", ":"))
+def _invalid(field: str, problem: str, value: Any = None) -> InvalidRequest:
+    details: dict[str, Any] = {"field": field, "errors": {field: [problem]}}
+    if value is not None:
+        details["value"] = value
+    return InvalidRequest(f"{field} {problem}", details)
+
+
+def _fingerprint(
+    request: JobRequest, algorithm: str, timeout: float, retry: algorithms.RetryPolicy | None, priority: int
+) -> str:
+    """What makes two submissions the same request, for idempotency (``run_at`` as asked, so that
+    a retried submission with a delay is the same request)."""
+    retry_fields = retry.as_dict() if retry is not None else None
+    asked = [algorithm, request.params, request.webhook, timeout, retry_fields, request.run_at, request.delay_seconds]
+    canonical = json.dumps([*asked, priority], sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 

@@ -9,14 +9,22 @@ from __future__ import annotations
 
 import dramatiq
 
-from app.storage.queue import DEFAULT_PRIORITY, QueuedMessage
+from app.storage.queue import DEFAULT_PRIORITY, JOBS_QUEUE, WEBHOOKS_QUEUE, QueuedMessage
 
-#: Queue of algorithm runs, consumed by the job workers; its messages' ids are the job ids.
-JOBS_QUEUE = "jobs"
+__all__ = [
+    "DELIVER_WEBHOOK_ACTOR",
+    "JOBS_QUEUE",
+    "RUN_JOB_ACTOR",
+    "WEBHOOKS_QUEUE",
+    "run_job_message",
+    "webhook_message",
+]
+
+#: Actor of the jobs queue (whose messages' ids are the job ids), consumed by the job workers.
 RUN_JOB_ACTOR = "run_job"
-#: Queue of webhook deliveries, consumed by the webhook workers (never by those running algorithms).
-WEBHOOKS_QUEUE = "webhooks"
+#: Actors of the webhooks queue, consumed by the webhook workers (never by those running algorithms).
 DELIVER_WEBHOOK_ACTOR = "deliver_webhook"
+DELIVER_BATCH_WEBHOOK_ACTOR = "deliver_batch_webhook"
 
 
 def _encode(queue: str, actor: str, args: tuple, message_id: str, priority: int) -> bytes:
@@ -43,4 +51,14 @@ def webhook_message(job_id: str, series: int) -> QueuedMessage:
         WEBHOOKS_QUEUE,
         message_id,
         _encode(WEBHOOKS_QUEUE, DELIVER_WEBHOOK_ACTOR, (job_id, series), message_id, DEFAULT_PRIORITY),
+    )
+
+
+def batch_webhook_message(batch_id: str, series: int) -> QueuedMessage:
+    """The message that delivers a batch's webhook, once every job of the batch has ended."""
+    message_id = f"batch:{batch_id}:{series}"
+    return QueuedMessage(
+        WEBHOOKS_QUEUE,
+        message_id,
+        _encode(WEBHOOKS_QUEUE, DELIVER_BATCH_WEBHOOK_ACTOR, (batch_id, series), message_id, DEFAULT_PRIORITY),
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -10,8 +11,8 @@ from typing import Any, Protocol
 
 import algorithms
 from app.errors import AlgorithmNotFound, InvalidRequest, JobNotFound
-from app.metrics import JOB_DURATION, JOBS_COMPLETED
-from app.models import Job, JobStatus
+from app.metrics import JOB_DURATION, JOB_RETRIES, JOBS_COMPLETED
+from app.models import Attempt, Job, JobStatus
 from app.services.catalog import Catalog
 from app.services.execution import CANCELLED, COMPLETED, INTERRUPTED, LOST, TIMEOUT, Run, account
 from app.services.messages import webhook_message
@@ -44,6 +45,10 @@ class JobOutcome:
     error_details: str | None = None
     metadata: dict[str, Any] | None = None
     seconds: float = 0.0
+    #: How a failure came about: ``failed`` (the algorithm raised) or ``timeout``.
+    failure: str = "failed"
+    #: The algorithm said trying again cannot help (``PermanentError``).
+    permanent: bool = False
 
 
 @dataclass(frozen=True)
@@ -64,30 +69,35 @@ class RunService:
         store: JobStore,
         catalog: Catalog,
         metrics: SharedMetrics,
-        max_attempts: int,
+        max_crashes: int,
+        ttl_seconds: int,
         clock: Callable[[], float] = time.time,
+        draw: random.Random | None = None,
     ) -> None:
         self._store = store
         self._catalog = catalog
         self._metrics = metrics
-        self._max_attempts = max_attempts
+        self._max_crashes = max_crashes
+        self._ttl_seconds = ttl_seconds
         self._clock = clock
+        self._draw = draw or random.Random()
 
     def start_job(self, job_id: str) -> Job | None:
         """Mark a queued job running and return it (its ``attempts`` number this run); None when it
         no longer exists.
 
-        A job found ``running`` is a run cut short by a crash: it runs again, up to
-        ``max_attempts`` runs, after which it is failed (and its webhook sent). A finished job comes
-        back unchanged (its message was delivered twice); one asked to stop is cancelled.
+        A job found ``running`` is a run cut short by a crash: it runs again, until its runs have
+        crashed ``max_crashes`` times (JOB_MAX_ATTEMPTS), and is then failed (and its webhook
+        sent). A finished job comes back unchanged (its message was delivered twice); one asked to
+        stop is cancelled.
         """
         give_up = (
-            f"the process running this job died {self._max_attempts} times "
-            f"(JOB_MAX_ATTEMPTS={self._max_attempts}); not trying again"
+            f"the process running this job died {self._max_crashes} times "
+            f"(JOB_MAX_ATTEMPTS={self._max_crashes}); not trying again"
         )
         try:
             previous, job = self._store.start(
-                job_id, self._clock(), self._max_attempts, give_up, webhook_message(job_id, 1)
+                job_id, self._clock(), self._max_crashes, give_up, webhook_message(job_id, 1)
             )
         except JobNotFound:
             log.warning("job %s expired before it could run", job_id)
@@ -124,31 +134,57 @@ class RunService:
         if run.outcome == CANCELLED:
             return ended(JobStatus.CANCELLED)
         if run.outcome == TIMEOUT:
-            return ended(JobStatus.FAILED, error=f"TIMEOUT: the job ran longer than its limit of {job.timeout:g} s")
+            error = f"TIMEOUT: the job ran longer than its limit of {job.timeout:g} s"
+            return ended(JobStatus.FAILED, error=error, failure="timeout")
         log.warning("job %s failed: %s\n%s", job.job_id, run.error, run.error_details or "")
-        return ended(JobStatus.FAILED, error=run.error, error_details=run.error_details)
+        return ended(JobStatus.FAILED, error=run.error, error_details=run.error_details, permanent=run.permanent)
 
     def finish_job(self, job: Job, outcome: JobOutcome, receipt: Receipt) -> None:
-        """Record the outcome of this run of a job, acknowledge its message and queue its webhook,
-        in one step. Safe to repeat; a run that was superseded (its worker presumed dead) records
-        nothing."""
+        """Record the outcome of this run of a job in one step with its message: a failed run its
+        retry policy allows again is scheduled after its backoff; any other outcome is final (its
+        webhook queued). Safe to repeat; a run superseded (its worker presumed dead) records nothing."""
+        retry_in = self._retry_delay(job, outcome)
+        now = self._clock()
+        attempt = None
+        if retry_in is not None:
+            attempt = Attempt(job.attempts, job.started_at, now, outcome.failure, outcome.error)
         recorded = self._store.finish(
             job,
             outcome.status,
-            self._clock(),
+            now,
             receipt,
             webhook_message(job.job_id, 1),
             result=outcome.result,
             error=outcome.error,
             error_details=outcome.error_details,
             metadata=outcome.metadata,
+            retry_in_ms=None if retry_in is None else round(retry_in * 1000),
+            ttl_seconds=self._ttl_seconds,
+            attempt=attempt,
         )
-        if recorded:
+        if not recorded:
+            log.info(
+                "job %s had moved on; outcome %s of run %d not recorded", job.job_id, outcome.status.value, job.attempts
+            )
+        elif retry_in is not None:
+            self._metrics.inc(JOB_RETRIES, algorithm=job.algorithm)
+            log.info("job %s: run %d failed; trying again in %.2f s", job.job_id, job.attempts, retry_in)
+        else:
             self._metrics.inc(JOBS_COMPLETED, algorithm=job.algorithm, status=outcome.status.value)
             self._metrics.observe(JOB_DURATION, outcome.seconds, algorithm=job.algorithm)
-        else:
-            log.info("job %s had moved on; outcome %s of run %d not recorded", job.job_id, outcome.status.value,
-                     job.attempts)
+
+    def _retry_delay(self, job: Job, outcome: JobOutcome) -> float | None:
+        """Seconds until the next attempt of a failed run, or None when this outcome is final.
+
+        Runs cut short by a crash are not failures of the algorithm: they count against
+        JOB_MAX_ATTEMPTS, not against the retry policy's ``max_attempts``.
+        """
+        if outcome.status is not JobStatus.FAILED or outcome.permanent or job.retry is None:
+            return None
+        failures = job.attempts - job.crashes
+        if failures >= job.retry.max_attempts:
+            return None
+        return job.retry.delay(failures, self._draw)
 
     def requeue_job(self, job: Job, requeue: Requeue, receipt: Receipt) -> None:
         """Put a run that did not end back in the queue: the job is pending again, first in line."""

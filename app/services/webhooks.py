@@ -13,16 +13,17 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from urllib.parse import urlsplit, urlunsplit
 
-from app.errors import InvalidRequest, JobNotFinished, JobNotFound, WebhookNotFound
+from app.errors import BatchNotFound, InvalidRequest, JobNotFinished, JobNotFound, WebhookNotFound
 from app.metrics import WEBHOOK_DELIVERIES, WEBHOOK_DURATION
-from app.models import Job, WebhookAttempt, WebhookState, utc
+from app.models import Batch, Job, Webhook, WebhookAttempt, WebhookState, utc
 from app.services import destinations
 from app.services.messages import WEBHOOKS_QUEUE, webhook_message
 from app.services.signing import Signer
 from app.shared_metrics import SharedMetrics
+from app.storage.batches import BatchStore
 from app.storage.jobs import JobStore
 from app.storage.queue import QueueStore, Receipt
-from app.storage.webhooks import WebhookStore
+from app.storage.webhooks import BATCH_SUBJECT, JOB_SUBJECT, WebhookStore
 
 log = logging.getLogger(__name__)
 
@@ -36,9 +37,12 @@ _REDELIVER_TRIES = 5
 
 @dataclass(frozen=True)
 class Delivery:
-    """Attempt ``number`` of a series of a job's webhook: a POST of ``body`` to ``url``, signed."""
+    """Attempt ``number`` of a series of a webhook: a POST of ``body`` to ``url``, signed.
 
-    job_id: str
+    ``subject``: what it is about, ("job", id) or ("batch", id).
+    """
+
+    subject: tuple[str, str]
     series: int
     number: int
     url: str
@@ -94,6 +98,18 @@ def build_payload(job: Job) -> dict:
     }
 
 
+def build_batch_payload(batch: Batch) -> dict:
+    """The callback body of a batch whose jobs have all ended: how many ended how."""
+    completed_at = utc(batch.completed_at)
+    return {
+        "type": "batch.completed",
+        "batch_id": batch.batch_id,
+        "total": batch.total,
+        "counts": {status: batch.counts.get(status, 0) for status in ("completed", "failed", "cancelled")},
+        "completed_at": completed_at.isoformat(timespec="milliseconds") if completed_at else None,
+    }
+
+
 def next_delay(delays: tuple[float, ...], attempt: int, outcome: Outcome) -> float | None:
     """Seconds until the attempt after ``attempt`` failed with ``outcome``; None when there is none.
 
@@ -114,6 +130,7 @@ class WebhookService:
         jobs: JobStore,
         store: WebhookStore,
         queues: QueueStore,
+        batches: BatchStore,
         metrics: SharedMetrics,
         retry_delays: tuple[float, ...],
         allow_private_networks: bool,
@@ -124,6 +141,7 @@ class WebhookService:
         self._jobs = jobs
         self._store = store
         self._queues = queues
+        self._batches = batches
         self._metrics = metrics
         self.retry_delays = retry_delays
         self.allow_private_networks = allow_private_networks
@@ -143,8 +161,9 @@ class WebhookService:
             self._signer = Signer(self.secret(), self._previous_secret)
         return self._signer
 
-    def check_url(self, url: str) -> None:
-        """Refuse, at submission, a webhook whose scheme or resolved address is not allowed."""
+    def check_url(self, url: str, field: str = "webhook") -> None:
+        """Refuse, at submission, a webhook whose scheme or resolved address is not allowed; the
+        error names ``field``."""
         try:
             # The private-network setting lifts the address rule only: the host must still resolve.
             destinations.resolve(url, self.allow_private_networks, timeout=SUBMISSION_DNS_TIMEOUT_SECONDS)
@@ -152,8 +171,8 @@ class WebhookService:
             forbidden_address = isinstance(exc, destinations.ForbiddenDestination) and "internal address" in str(exc)
             hint = " (WEBHOOK_ALLOW_PRIVATE_NETWORKS=true lifts this)" if forbidden_address else ""
             raise InvalidRequest(
-                f"webhook is not allowed: {exc}{hint}",
-                {"field": "webhook", "value": redact_url(url)[:200], "errors": {"webhook": [str(exc)]}},
+                f"{field} is not allowed: {exc}{hint}",
+                {"field": field, "value": redact_url(url)[:200], "errors": {field: [str(exc)]}},
             ) from None
 
     def redeliver(self, job: Job) -> None:
@@ -184,19 +203,33 @@ class WebhookService:
             job = self._jobs.get(job_id)
         except JobNotFound:
             job = None
-        webhook = job.webhook if job is not None else None
-        if (
-            job is None
-            or webhook is None
-            or webhook.series != series
-            or webhook.state is not WebhookState.PENDING
-            or not job.status.finished
-        ):
-            log.info("webhook %s series %d dropped: the job expired, was redelivered or is done", job_id, series)
-            return None
-        body = json.dumps(build_payload(job), separators=(",", ":"))
+        if job is None or not job.status.finished:
+            return self._dropped(JOB_SUBJECT, job_id, series)
+        return self._delivery((JOB_SUBJECT, job_id), job.webhook, series, build_payload(job))
+
+    def prepare_batch(self, batch_id: str, series: int) -> Delivery | None:
+        """The next attempt of a finished batch's webhook, signed; None when there is none to make."""
+        try:
+            batch = self._batches.get(batch_id).batch
+        except BatchNotFound:
+            batch = None
+        if batch is None or not batch.finished:
+            return self._dropped(BATCH_SUBJECT, batch_id, series)
+        return self._delivery((BATCH_SUBJECT, batch_id), batch.webhook, series, build_batch_payload(batch))
+
+    def _delivery(
+        self, subject: tuple[str, str], webhook: Webhook | None, series: int, payload: dict
+    ) -> Delivery | None:
+        if webhook is None or webhook.series != series or webhook.state is not WebhookState.PENDING:
+            return self._dropped(*subject, series)
+        body = json.dumps(payload, separators=(",", ":"))
         headers = {"Content-Type": "application/json", **self.signer().headers(webhook.id, self._clock(), body)}
-        return Delivery(job_id, series, webhook.attempted + 1, webhook.url, body, headers)
+        return Delivery(subject, series, webhook.attempted + 1, webhook.url, body, headers)
+
+    @staticmethod
+    def _dropped(kind: str, subject_id: str, series: int) -> None:
+        log.info("webhook of %s %s, series %d, dropped: gone, redelivered or done", kind, subject_id, series)
+        return None
 
     def record(self, delivery: Delivery, outcome: Outcome, started_at: float, receipt: Receipt) -> None:
         """Log the attempt, count it, and settle its message: done, or back until the next attempt."""
@@ -212,7 +245,7 @@ class WebhookService:
             state, reason, status = WebhookState.FAILED, _failure_reason(delivery.number, outcome), "failed"
         next_in_ms = round(delay * 1000) if delay is not None else None
         recorded = self._store.record(
-            delivery.job_id,
+            delivery.subject,
             delivery.series,
             delivery.number,
             json.dumps(asdict(entry)),
@@ -225,7 +258,7 @@ class WebhookService:
         if recorded == 0:
             log.info(
                 "webhook %s attempt %d (%s) not recorded: redelivered or expired",
-                delivery.job_id,
+                delivery.subject[1],
                 delivery.number,
                 answer,
             )
@@ -235,14 +268,14 @@ class WebhookService:
         if recorded < 0:
             log.warning(
                 "webhook %s attempt %d (%s) was made twice: its lease was lost meanwhile (a Redis outage?)",
-                delivery.job_id,
+                delivery.subject[1],
                 delivery.number,
                 answer,
             )
             return
         log.info(
             "webhook %s attempt %d: %s%s",
-            delivery.job_id,
+            delivery.subject[1],
             delivery.number,
             answer,
             f", next in {delay}s" if delay is not None else f" ({state.value})",

@@ -9,9 +9,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from app.models import Job, JobStatus, Webhook, WebhookAttempt, WebhookState
+import algorithms
+from app.models import Attempt, Job, JobStatus, Webhook, WebhookAttempt, WebhookState
 
-_FLOAT_FIELDS = ("created_at", "expires_at", "started_at", "completed_at", "timeout")
+_FLOAT_FIELDS = ("created_at", "expires_at", "started_at", "completed_at", "timeout", "next_run_at")
+#: Priority of a job whose state does not say (saving the field for the common case).
+DEFAULT_PRIORITY = 5
 
 #: Longest value of a state field: Redis keeps hashes of values up to 64 bytes compact.
 _SHORT = 64
@@ -26,6 +29,9 @@ def encode_state(job: Job) -> list[str]:
         "attempts": job.attempts,
         "owner": job.owner,
         "timeout": repr(job.timeout) if job.timeout is not None else None,
+        "priority": job.priority if job.priority != DEFAULT_PRIORITY else None,
+        "next_run_at": repr(job.next_run_at) if job.next_run_at is not None else None,
+        "batch": job.batch_id,
     }
     if job.webhook is not None:
         fields.update(
@@ -43,9 +49,11 @@ def short(text: str) -> str:
 
 
 def encode_input(job: Job) -> str:
-    given = {"params": job.params, "request_id": job.request_id}
+    given: dict[str, Any] = {"params": job.params, "request_id": job.request_id}
     if job.webhook is not None:
         given["webhook"] = job.webhook.url
+    if job.retry is not None:
+        given["retry"] = job.retry.as_dict()
     return json.dumps(given)
 
 
@@ -59,6 +67,7 @@ def decode(
     given: bytes | None,
     output: bytes | None,
     log: list[bytes] = (),
+    history: list[bytes] = (),
 ) -> Job:
     data: dict[str, Any] = {key.decode(): value.decode() for key, value in state.items()}
     for name in _FLOAT_FIELDS:
@@ -96,4 +105,10 @@ def decode(
         owner=data.get("owner", "_"),
         timeout=data.get("timeout"),
         cancel_requested=data.get("cancel_requested") == "1",
+        priority=int(data.get("priority", DEFAULT_PRIORITY)),
+        next_run_at=data.get("next_run_at"),
+        retry=algorithms.RetryPolicy(**inputs["retry"]) if "retry" in inputs else None,
+        crashes=int(data.get("crashes", 0)),
+        attempt_history=tuple(Attempt(**json.loads(entry)) for entry in history),
+        batch_id=data.get("batch"),
     )

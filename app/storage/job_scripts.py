@@ -1,47 +1,95 @@
-"""The Lua scripts that change jobs, each one atomic step (used by ``app.storage.jobs``).
+"""The Lua scripts that change jobs and batches, each one atomic step (used by ``app.storage.jobs``).
 
 A job is the keys of ``keys.JobKeys`` with one TTL: its state (a hash of short fields), its input
-and, once it has finished, its output (JSON strings), and its webhook log. Index keys are
-``<prefix><owner>:<status|*>:<algorithm|*>`` (``Keys.job_index`` builds the same). Indexes expire
-with the jobs they hold, and entries of expired jobs are dropped whenever an index is written or
-read. The scripts include the queue library (``queue.QUEUE_LUA``): a job's run message (id: the
-job id) is queued, acknowledged or given back in the same step as the job's state changes, and a
-finished job's webhook message is queued in the step that finishes it.
+and, once it has finished, its output (JSON strings), its webhook log and its attempt history.
+Index keys are ``<prefix><owner>:<status|*>:<algorithm|*>`` (``Keys.job_index`` builds the same);
+entries of expired jobs are dropped as indexes are written and read. Scheduled jobs are also in
+one sorted set by due time, so that any script can turn those whose time came into pending ones
+(``promote``), a few at a time. A job of a batch keeps its batch's counters right as it moves.
+
+The scripts include the queue library (``queue.QUEUE_LUA``): a job's run message (id: the job id)
+is queued, acknowledged or given back in the same step as the job's state changes, and a finished
+job's (or batch's) webhook message is queued in the step that finishes it. Every script binds
+``C``, the context its helpers need (``context``).
 """
 
-from app.storage.keys import JobKeys, QueueKeys
+from app.storage.keys import BatchKeys, JobKeys, QueueKeys
 from app.storage.queue import DEFAULT_PRIORITY, QUEUE_LUA
 from app.storage.scripts import Signature, group
 
 JOB = group("job", JobKeys)
+BATCH = group("batch", BatchKeys)
 JOBS_QUEUE = group("jobs", QueueKeys)
 WEBHOOKS_QUEUE = group("webhooks", QueueKeys)
+#: Arguments every job script takes, bound into ``C`` by ``CONTEXT``.
+CONTEXT_ARGS = ("index_prefix", "scheduled", "batch_prefix", "channel", "history_limit", "retention")
 
 LIBRARY = (
     QUEUE_LUA
     + f"""
-local function index(prefix, owner, status, algorithm)
+local C = {{prefix = A.index_prefix, scheduled = A.scheduled, batch_prefix = A.batch_prefix, channel = A.channel,
+           history_limit = tonumber(A.history_limit), retention = tonumber(A.retention), webhooks = K.webhooks}}
+
+local function index(owner, status, algorithm)
+  local prefix = C.prefix
   return {{prefix .. owner .. ':*:*', prefix .. owner .. ':' .. status .. ':*',
           prefix .. owner .. ':*:' .. algorithm, prefix .. owner .. ':' .. status .. ':' .. algorithm}}
 end
 
--- Adds a job to an index, drops the entries of expired jobs there, and keeps the index alive as
--- long as its newest job.
-local function add(key, score, id, ttl)
-  redis.call('ZADD', key, score, id)
-  redis.call('ZREMRANGEBYSCORE', key, '-inf', '(' .. (q_now() / 1000 - ttl))
-  redis.call('EXPIRE', key, math.ceil(ttl))
+local function is_finished(status)
+  return status == 'completed' or status == 'failed' or status == 'cancelled'
 end
 
--- Moves a job from the indexes of one status to those of another.
-local function move(job, id, prefix, from, to)
-  local owner, algorithm, created, expires = unpack(redis.call('HMGET', job, 'owner', 'algorithm', 'created_at',
-                                                              'expires_at'))
+-- Adds a job to an index and keeps the index alive as long as this job. Entries are dropped: all
+-- those older than any job lives (C.retention: the TTL plus the scheduling horizon), and a few
+-- older than this job's life whose job is gone (a job scheduled far ahead lives longer, and stays).
+local function add(key, score, id, job_prefix, ttl)
+  redis.call('ZADD', key, score, id)
+  local now = q_now() / 1000
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', '(' .. (now - C.retention))
+  local old = redis.call('ZRANGEBYSCORE', key, '-inf', '(' .. (now - ttl), 'LIMIT', 0, 3)
+  for _, old_id in ipairs(old) do
+    if redis.call('EXISTS', job_prefix .. old_id) == 0 then redis.call('ZREM', key, old_id) end
+  end
+  if redis.call('TTL', key) < ttl then redis.call('EXPIRE', key, math.ceil(ttl)) end
+end
+
+-- The key of a batch's state, from its id.
+local function batch_key(batch) return C.batch_prefix .. batch end
+
+-- A batch's job moved from one status to another: its counters follow; when every job has ended,
+-- the batch ends: its webhook message (stored at creation) is queued.
+local function count_in_batch(batch, from, to)
+  local key = batch_key(batch)
+  if redis.call('EXISTS', key) == 0 then return end
+  if from then redis.call('HINCRBY', key, 'n_' .. from, -1) end
+  redis.call('HINCRBY', key, 'n_' .. to, 1)
+  if not is_finished(to) then return end
+  local total, completed, failed, cancelled, ended_at = unpack(redis.call('HMGET', key, 'total', 'n_completed',
+    'n_failed', 'n_cancelled', 'completed_at'))
+  if ended_at then return end
+  if tonumber(completed or 0) + tonumber(failed or 0) + tonumber(cancelled or 0) < tonumber(total) then return end
+  redis.call('HSET', key, 'completed_at', q_now() / 1000)
+  local message_id, message = unpack(redis.call('HMGET', key, 'webhook_message_id', 'webhook_message'))
+  if message_id then
+    q_enqueue(C.webhooks, message_id, message, {DEFAULT_PRIORITY}, 0)
+    redis.call('HDEL', key, 'webhook_message')
+  end
+  redis.call('PUBLISH', C.channel, 'batch:' .. batch)
+end
+
+-- Moves a job from the indexes (and its batch's counter) of one status to those of another.
+local function move(jk, id, from, to)
+  redis.call('HSET', jk.state, 'status', to)
+  local owner, algorithm, created, expires, batch = unpack(redis.call('HMGET', jk.state, 'owner', 'algorithm',
+    'created_at', 'expires_at', 'batch'))
+  if batch then count_in_batch(batch, from, to) end
   if not owner then return end  -- stored before jobs were indexed
-  local old, new = index(prefix, owner, from, algorithm), index(prefix, owner, to, algorithm)
+  local old, new = index(owner, from, algorithm), index(owner, to, algorithm)
+  local job_prefix = string.sub(jk.state, 1, #jk.state - #id)
   for i = 2, 4, 2 do
     redis.call('ZREM', old[i], id)
-    add(new[i], created, id, tonumber(expires) - tonumber(created))
+    add(new[i], created, id, job_prefix, tonumber(expires) - tonumber(created))
   end
 end
 
@@ -51,154 +99,251 @@ local function output(jk, data)
   if ttl > 0 then redis.call('SET', jk.output, data, 'PX', ttl) else redis.call('SET', jk.output, data) end
 end
 
--- A job just finished: queue its webhook's delivery and tell the requests waiting for it.
-local function finished(jk, webhooks, id, channel, webhook_message_id, webhook_message)
-  if redis.call('HEXISTS', jk.state, 'webhook_id') == 1 then
-    q_enqueue(webhooks, webhook_message_id, webhook_message, {DEFAULT_PRIORITY}, 0)
-  end
-  redis.call('PUBLISH', channel, id)
+-- Keeps a run that did not end the job in its history (the newest history_limit).
+local function remember(jk, entry)
+  redis.call('RPUSH', jk.attempts, cjson.encode(entry))
+  redis.call('LTRIM', jk.attempts, -C.history_limit, -1)
+  local ttl = redis.call('PTTL', jk.state)
+  if ttl > 0 then redis.call('PEXPIRE', jk.attempts, ttl) end
 end
 
-local function is_finished(status)
-  return status == 'completed' or status == 'failed' or status == 'cancelled'
+-- A job just finished: queue its webhook's delivery and tell the requests waiting for it.
+local function finished(jk, id, webhook_message_id, webhook_message)
+  if redis.call('HEXISTS', jk.state, 'webhook_id') == 1 then
+    q_enqueue(C.webhooks, webhook_message_id, webhook_message, {DEFAULT_PRIORITY}, 0)
+  end
+  redis.call('PUBLISH', C.channel, id)
+end
+
+-- What an Idempotency-Key made earlier (its record still there, under prefix): {'replay', id} for
+-- the same request (fingerprint), {'conflict', id} for another; nil when nothing or no key.
+local function made_before(idempotency, fingerprint, prefix)
+  if idempotency == '' then return nil end
+  local earlier = redis.call('GET', idempotency)
+  if not earlier then return nil end
+  local space = string.find(earlier, ' ', 1, true)
+  local earlier_id = string.sub(earlier, 1, space - 1)
+  if redis.call('EXISTS', prefix .. earlier_id) == 0 then return nil end
+  if string.sub(earlier, space + 1) ~= fingerprint then return {{'conflict', earlier_id}} end
+  return {{'replay', earlier_id}}
+end
+
+-- Stores a new job (state fields, input), indexes it and queues its run message, deliverable at due_ms
+-- (server clock), or delay_ms from now, or now; a job not deliverable now is scheduled until then.
+local function create(jk, id, fields, input, message, priority, due_ms, delay_ms, ttl, job_prefix)
+  redis.call('HSET', jk.state, unpack(fields))
+  local due = tonumber(due_ms)
+  if tonumber(delay_ms) > 0 then due = q_now() + tonumber(delay_ms) end
+  if due > q_now() then redis.call('HSET', jk.state, 'status', 'scheduled', 'next_run_at', due / 1000) end
+  ttl = tonumber(ttl)
+  redis.call('EXPIRE', jk.state, ttl)
+  redis.call('SET', jk.input, input, 'EX', ttl)
+  local owner, algorithm, created, status = unpack(redis.call('HMGET', jk.state, 'owner', 'algorithm',
+    'created_at', 'status'))
+  for _, key in ipairs(index(owner, status, algorithm)) do add(key, created, id, job_prefix, ttl) end
+  if status == 'scheduled' then redis.call('ZADD', C.scheduled, due, id) end
+  q_enqueue_at(K.jobs, id, message, priority, due)
+  return status
+end
+
+-- Scheduled jobs whose time has come become pending (at most 100 per call: any script calls this).
+local function promote(job_prefix)
+  local now = q_now()
+  for _, id in ipairs(redis.call('ZRANGEBYSCORE', C.scheduled, '-inf', now, 'LIMIT', 0, 100)) do
+    redis.call('ZREM', C.scheduled, id)
+    local jk = {{state = job_prefix .. id}}
+    if redis.call('HGET', jk.state, 'status') == 'scheduled' then move(jk, id, 'scheduled', 'pending') end
+  end
 end
 """
 )
 
+
+def context(*keys: object) -> tuple:
+    """The key specs of a script: ``keys``, plus the webhook queue (every job script may finish a
+    job or a batch and so queue a webhook)."""
+    return (*keys, WEBHOOKS_QUEUE)
+
+
 CREATE_SIGNATURE = Signature(
-    keys=(JOB, JOBS_QUEUE),
+    keys=context(JOB, JOBS_QUEUE),
     args=(
+        *CONTEXT_ARGS,
         "ttl",
-        "index_prefix",
         "id",
         "idempotency",
         "fingerprint",
         "job_prefix",
         "message",
         "priority",
+        "due_ms",
         "delay_ms",
         "input",
     ),
     variadic=True,  # the state fields, name and value in turn
 )
-# Stores and indexes the job and queues its run message. Returns {'created'}, {'taken'} (the id is
-# in use: draw another), {'replay', id} (same key, same request) or {'conflict', id} (same key,
-# another request).
+# Stores and indexes the job and queues its run message, deliverable at due_ms (server clock), or
+# delay_ms from now, or now (both 0); a job not deliverable now is scheduled until then. Returns
+# {'created'}, {'taken'} (the id is in use: draw another), {'replay', id} (same key, same request)
+# or {'conflict', id} (same key, another request).
 CREATE = """
-local ttl, id = tonumber(A.ttl), A.id
-if A.idempotency ~= '' then
-  local earlier = redis.call('GET', A.idempotency)
-  if earlier then
-    local space = string.find(earlier, ' ', 1, true)
-    local earlier_id = string.sub(earlier, 1, space - 1)
-    if redis.call('EXISTS', A.job_prefix .. earlier_id) == 1 then
-      if string.sub(earlier, space + 1) ~= A.fingerprint then return {'conflict', earlier_id} end
-      return {'replay', earlier_id}
-    end
-  end
-end
-if redis.call('EXISTS', K.job.state) == 1 then return {'taken'} end
-redis.call('HSET', K.job.state, unpack(A.rest))
-redis.call('EXPIRE', K.job.state, ttl)
-redis.call('SET', K.job.input, A.input, 'EX', ttl)
-if A.idempotency ~= '' then redis.call('SET', A.idempotency, id .. ' ' .. A.fingerprint, 'EX', ttl) end
-local owner, algorithm, created = unpack(redis.call('HMGET', K.job.state, 'owner', 'algorithm', 'created_at'))
-for _, key in ipairs(index(A.index_prefix, owner, 'pending', algorithm)) do add(key, created, id, ttl) end
-q_enqueue(K.jobs, id, A.message, A.priority, A.delay_ms)
+local jk, id = K.job, A.id
+local made = made_before(A.idempotency, A.fingerprint, A.job_prefix)
+if made then return made end
+if redis.call('EXISTS', jk.state) == 1 then return {'taken'} end
+create(jk, id, A.rest, A.input, A.message, A.priority, A.due_ms, A.delay_ms, A.ttl, A.job_prefix)
+if A.idempotency ~= '' then redis.call('SET', A.idempotency, id .. ' ' .. A.fingerprint, 'EX', A.ttl) end
+promote(A.job_prefix)
 return {'created'}
 """
 
 START_SIGNATURE = Signature(
-    keys=(JOB, WEBHOOKS_QUEUE),
-    args=("id", "max_attempts", "give_up_error", "now", "index_prefix", "channel", "webhook_id", "webhook"),
+    keys=context(JOB),
+    args=(*CONTEXT_ARGS, "id", "max_crashes", "give_up_error", "now", "webhook_id", "webhook"),
 )
-# pending|running → running, one more attempt (a run cut short by a crash counts); → cancelled if
-# that was asked; → failed after max attempts. A finished job is left alone. Returns the previous
-# status, the state fields, the input and the output.
+# A job taken from the queue: scheduled|pending|running → running, one more attempt. One found
+# running was cut short by a crash: that counts (kept in its history); after max_crashes it is
+# failed instead. One whose cancellation was asked is cancelled. A finished job is left alone.
+# Returns the previous status, the state fields, the input, the output and the history.
 START = """
 local jk, id, now = K.job, A.id, A.now
 local status = redis.call('HGET', jk.state, 'status')
 if not status then return false end
-if status == 'pending' or status == 'running' then
+if status == 'scheduled' or status == 'pending' or status == 'running' then
+  if status == 'scheduled' then redis.call('ZREM', C.scheduled, id) end
+  if status == 'running' then
+    local crashes = redis.call('HINCRBY', jk.state, 'crashes', 1)
+    local attempt, started = unpack(redis.call('HMGET', jk.state, 'attempts', 'started_at'))
+    remember(jk, {attempt = tonumber(attempt), started_at = tonumber(started), ended_at = cjson.null,
+                  outcome = 'crashed', error = cjson.null})
+  end
   if redis.call('HGET', jk.state, 'cancel_requested') == '1' then
-    redis.call('HSET', jk.state, 'status', 'cancelled', 'completed_at', now)
-    move(jk.state, id, A.index_prefix, status, 'cancelled')
-    finished(jk, K.webhooks, id, A.channel, A.webhook_id, A.webhook)
-  elseif tonumber(redis.call('HGET', jk.state, 'attempts') or '0') >= tonumber(A.max_attempts) then
-    redis.call('HSET', jk.state, 'status', 'failed', 'completed_at', now)
+    redis.call('HSET', jk.state, 'completed_at', now)
+    move(jk, id, status, 'cancelled')
+    finished(jk, id, A.webhook_id, A.webhook)
+  elseif tonumber(redis.call('HGET', jk.state, 'crashes') or '0') >= tonumber(A.max_crashes) then
+    redis.call('HSET', jk.state, 'completed_at', now)
     output(jk, cjson.encode({error = A.give_up_error}))
-    move(jk.state, id, A.index_prefix, status, 'failed')
-    finished(jk, K.webhooks, id, A.channel, A.webhook_id, A.webhook)
+    move(jk, id, status, 'failed')
+    finished(jk, id, A.webhook_id, A.webhook)
   else
-    redis.call('HSET', jk.state, 'status', 'running', 'started_at', now)
+    redis.call('HSET', jk.state, 'started_at', now)
+    redis.call('HDEL', jk.state, 'next_run_at')
     redis.call('HINCRBY', jk.state, 'attempts', 1)
-    if status == 'pending' then move(jk.state, id, A.index_prefix, 'pending', 'running') end
+    if status ~= 'running' then move(jk, id, status, 'running') end
   end
 end
-return {status, redis.call('HGETALL', jk.state), redis.call('GET', jk.input), redis.call('GET', jk.output)}
+return {status, redis.call('HGETALL', jk.state), redis.call('GET', jk.input), redis.call('GET', jk.output),
+        redis.call('LRANGE', jk.attempts, 0, -1)}
 """
 
 FINISH_SIGNATURE = Signature(
-    keys=(JOB, JOBS_QUEUE, WEBHOOKS_QUEUE),
-    args=("id", "attempt", "index_prefix", "channel", "status", "now", "output", "webhook_id", "webhook", "delivery"),
+    keys=context(JOB, JOBS_QUEUE),
+    args=(
+        *CONTEXT_ARGS,
+        "id",
+        "attempt",
+        "status",
+        "now",
+        "output",
+        "webhook_id",
+        "webhook",
+        "delivery",
+        "retry_in_ms",
+        "ttl",
+        "entry",
+    ),
 )
-# running (this attempt) → completed|failed|cancelled, and its run message acknowledged. A later
-# attempt, or a job no longer running, is left alone: status never moves backwards and a terminal
-# state is written once. Returns 1 when recorded.
+# This attempt of a running job ended. With retry_in_ms >= 0 (a failed run to retry), the job is
+# scheduled again: its attempt joins the history and its run message goes back to the queue, due
+# then (the job lives at least a ttl after that). Otherwise it is completed|failed|cancelled and
+# its run message acknowledged. A later attempt, or a job no longer running, is left alone: status
+# never moves backwards and a final state is written once. Returns 1 when recorded.
 FINISH = """
 local jk, id = K.job, A.id
-q_ack(K.jobs, id, A.delivery)
 local status, attempts = unpack(redis.call('HMGET', jk.state, 'status', 'attempts'))
-if status ~= 'running' or attempts ~= A.attempt then return 0 end
-redis.call('HSET', jk.state, 'status', A.status, 'completed_at', A.now)
+if status ~= 'running' or attempts ~= A.attempt then
+  q_ack(K.jobs, id, A.delivery)
+  return 0
+end
+local retry_in = tonumber(A.retry_in_ms)
+if retry_in >= 0 then
+  local due = q_now() + retry_in
+  remember(jk, cjson.decode(A.entry))
+  redis.call('HSET', jk.state, 'next_run_at', due / 1000)
+  local ttl_ms = retry_in + tonumber(A.ttl) * 1000
+  if redis.call('PTTL', jk.state) < ttl_ms then
+    for _, key in ipairs({jk.state, jk.input, jk.attempts, jk.webhook_log}) do redis.call('PEXPIRE', key, ttl_ms) end
+    redis.call('HSET', jk.state, 'expires_at', (q_now() + ttl_ms) / 1000)
+  end
+  move(jk, id, 'running', 'scheduled')
+  redis.call('ZADD', C.scheduled, due, id)
+  if q_release_at(K.jobs, id, A.delivery, due) == 0 then
+    local data = redis.call('HGET', K.jobs.messages, id)  -- our lease was lost: queue the run anew
+    if data then q_enqueue_at(K.jobs, id, data, redis.call('HGET', K.jobs.priorities, id) or 5, due) end
+  end
+  return 1
+end
+q_ack(K.jobs, id, A.delivery)
+redis.call('HSET', jk.state, 'completed_at', A.now)
 output(jk, A.output)
-move(jk.state, id, A.index_prefix, 'running', A.status)
-finished(jk, K.webhooks, id, A.channel, A.webhook_id, A.webhook)
+move(jk, id, 'running', A.status)
+finished(jk, id, A.webhook_id, A.webhook)
 return 1
 """
 
-REQUEUE_SIGNATURE = Signature(keys=(JOB, JOBS_QUEUE), args=("id", "attempt", "index_prefix", "count", "delivery"))
-# A run cut short (its worker stopping, its process killed): running (this attempt) → pending, its
-# message deliverable again at the front of its priority; the attempt is given back unless ``count``
-# is '1'. Returns 1, or 0 when the job had moved on (a finished job's message is acknowledged).
+REQUEUE_SIGNATURE = Signature(keys=context(JOB, JOBS_QUEUE), args=(*CONTEXT_ARGS, "id", "attempt", "count", "delivery"))
+# A run cut short (its worker stopping, its algorithm process killed): running (this attempt) →
+# pending, its message deliverable again at the front of its priority. ``count`` '1': the run
+# counts as a crash (kept in the history); else its attempt is given back. Returns 1, or 0 when
+# the job had moved on (a finished job's message is acknowledged).
 REQUEUE = """
 local jk, id = K.job, A.id
-local status, attempts = unpack(redis.call('HMGET', jk.state, 'status', 'attempts'))
+local status, attempts, started = unpack(redis.call('HMGET', jk.state, 'status', 'attempts', 'started_at'))
 if is_finished(status) then
   q_ack(K.jobs, id, A.delivery)
   return 0
 end
 if status ~= 'running' or attempts ~= A.attempt then return 0 end
-redis.call('HSET', jk.state, 'status', 'pending')
 redis.call('HDEL', jk.state, 'started_at')
-if A.count ~= '1' then redis.call('HINCRBY', jk.state, 'attempts', -1) end
-move(jk.state, id, A.index_prefix, 'running', 'pending')
+if A.count == '1' then
+  redis.call('HINCRBY', jk.state, 'crashes', 1)
+  remember(jk, {attempt = tonumber(attempts), started_at = tonumber(started), ended_at = q_now() / 1000,
+                outcome = 'crashed', error = cjson.null})
+else
+  redis.call('HINCRBY', jk.state, 'attempts', -1)
+end
+move(jk, id, 'running', 'pending')
 q_release(K.jobs, id, A.delivery, 0, true)
 return 1
 """
 
-GET_SIGNATURE = Signature(keys=(JOB,), args=())
-# The whole job in one command (cheaper for the client than a pipeline of four).
+GET_SIGNATURE = Signature(keys=context(JOB), args=(*CONTEXT_ARGS, "job_prefix"))
+# The whole job in one command (cheaper for the client than a pipeline of five).
 GET = """
+promote(A.job_prefix)
 return {redis.call('HGETALL', K.job.state), redis.call('GET', K.job.input), redis.call('GET', K.job.output),
-        redis.call('LRANGE', K.job.webhook_log, 0, -1)}
+        redis.call('LRANGE', K.job.webhook_log, 0, -1), redis.call('LRANGE', K.job.attempts, 0, -1)}
 """
 
 CANCEL_SIGNATURE = Signature(
-    keys=(JOB, JOBS_QUEUE, WEBHOOKS_QUEUE),
-    args=("id", "owner", "now", "index_prefix", "channel", "webhook_id", "webhook"),
+    keys=context(JOB, JOBS_QUEUE),
+    args=(*CONTEXT_ARGS, "id", "owner", "now", "webhook_id", "webhook", "job_prefix"),
 )
-# pending → cancelled at once (its run message dropped); running → asked to stop; returns what
-# happened, or why nothing did.
+# scheduled|pending → cancelled at once (its run message dropped); running → asked to stop;
+# returns what happened, or why nothing did. An empty owner stands for any (an admin, a batch).
 CANCEL = """
 local jk, id = K.job, A.id
+promote(A.job_prefix)
 local status, owner = unpack(redis.call('HMGET', jk.state, 'status', 'owner'))
-if not status or (owner or '_') ~= A.owner then return 'not_found' end
-if status == 'pending' then
-  redis.call('HSET', jk.state, 'status', 'cancelled', 'completed_at', A.now)
-  move(jk.state, id, A.index_prefix, 'pending', 'cancelled')
+if not status or (A.owner ~= '' and (owner or '_') ~= A.owner) then return 'not_found' end
+if status == 'pending' or status == 'scheduled' then
+  redis.call('HSET', jk.state, 'completed_at', A.now)
+  redis.call('HDEL', jk.state, 'next_run_at')
+  redis.call('ZREM', C.scheduled, id)
+  move(jk, id, status, 'cancelled')
   q_remove(K.jobs, id)
-  finished(jk, K.webhooks, id, A.channel, A.webhook_id, A.webhook)
+  finished(jk, id, A.webhook_id, A.webhook)
   return 'cancelled'
 end
 if status == 'running' then
@@ -209,27 +354,30 @@ return 'finished'
 """
 
 PAGE_SIGNATURE = Signature(
-    keys=("index",),
+    keys=context("index"),
     args=(
+        *CONTEXT_ARGS,
         "job_prefix",
         "log_suffix",
+        "attempts_suffix",
         "max",
         "min",
         "after",
         "after_score",
         "limit",
-        "ttl",
         "input_suffix",
         "output_suffix",
     ),
 )
-# Newest first, after the cursor. Entries of expired jobs are dropped first; at most a bounded
-# number of entries are read, so a call costs O(limit) whatever the index holds. Returns {more, last
-# id read, its score, then for each job: id, state fields, input, output, webhook log}.
+# Newest first, after the cursor, reading at most a bounded number of entries, so a call costs
+# O(limit) whatever the index holds; entries of jobs gone are dropped, those past any job's life at
+# once. Returns {more, last id read, its score, then for each job: id, state fields, input, output,
+# webhook log, history}.
 PAGE = """
+promote(A.job_prefix)
 local key, prefix, after, after_score = K.index, A.job_prefix, A.after, A.after_score
-local limit, ttl = tonumber(A.limit), tonumber(A.ttl)
-redis.call('ZREMRANGEBYSCORE', key, '-inf', '(' .. (q_now() / 1000 - ttl))
+redis.call('ZREMRANGEBYSCORE', key, '-inf', '(' .. (q_now() / 1000 - C.retention))
+local limit = tonumber(A.limit)
 local scan_limit = 10 * limit + 50
 local out, found, read, offset, more, gone = {0, '', ''}, 0, 0, 0, 0, {}
 while more == 0 do
@@ -253,6 +401,7 @@ while more == 0 do
         table.insert(out, redis.call('GET', prefix .. id .. A.input_suffix) or '')
         table.insert(out, redis.call('GET', prefix .. id .. A.output_suffix) or '')
         table.insert(out, redis.call('LRANGE', prefix .. id .. A.log_suffix, 0, -1))
+        table.insert(out, redis.call('LRANGE', prefix .. id .. A.attempts_suffix, 0, -1))
       end
     end
   end

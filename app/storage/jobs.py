@@ -15,18 +15,19 @@ that wait. The scripts reach index keys from a prefix: this layout assumes one R
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+import time
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import redis
 
 from app.errors import JobNotFound
-from app.models import Job, JobStatus
+from app.models import Attempt, Job, JobStatus
 from app.storage import job_scripts as scripts
 from app.storage.batching import ScriptBatcher
 from app.storage.job_records import decode, encode_input, encode_state, pairs
 from app.storage.keys import Keys
-from app.storage.queue import QueuedMessage, Receipt
+from app.storage.queue import WEBHOOKS_QUEUE, QueuedMessage, Receipt
 from app.storage.redis import translate_errors
 from app.storage.scripts import NamedScript
 
@@ -46,29 +47,49 @@ class Page:
     next_after: tuple[float, str] | None
 
 
+#: Runs kept in a job's attempt history (the newest).
+HISTORY_LIMIT = 20
+
+
 class JobStore:
     """The only code that knows job hash fields, indexes and TTLs."""
 
-    def __init__(self, client: redis.Redis, keys: Keys) -> None:
+    def __init__(self, client: redis.Redis, keys: Keys, retention_seconds: float = 37 * 24 * 3600.0) -> None:
+        """``retention_seconds``: the longest any job lives (its TTL plus how far ahead it may be
+        scheduled): index entries older than that are dropped without looking at their job."""
         self._client = client
         self._keys = keys
-        self._create = NamedScript(client, scripts.CREATE_SIGNATURE, scripts.LIBRARY + scripts.CREATE)
-        self._get = NamedScript(client, scripts.GET_SIGNATURE, scripts.GET)
-        self._start = NamedScript(client, scripts.START_SIGNATURE, scripts.LIBRARY + scripts.START)
-        self._finish = NamedScript(client, scripts.FINISH_SIGNATURE, scripts.LIBRARY + scripts.FINISH)
-        self._requeue = NamedScript(client, scripts.REQUEUE_SIGNATURE, scripts.LIBRARY + scripts.REQUEUE)
-        self._cancel = NamedScript(client, scripts.CANCEL_SIGNATURE, scripts.LIBRARY + scripts.CANCEL)
-        self._page = NamedScript(client, scripts.PAGE_SIGNATURE, scripts.LIBRARY + scripts.PAGE)
-        self._batched = ScriptBatcher(client).call
 
-    def _keys_of(self, job_id: str, jobs_queue: str | None = None, webhooks_queue: str | None = None) -> dict[str, Any]:
+        def script(signature: Any, body: str) -> NamedScript:
+            return NamedScript(client, signature, scripts.LIBRARY + body)
+
+        self._create = script(scripts.CREATE_SIGNATURE, scripts.CREATE)
+        self._get = script(scripts.GET_SIGNATURE, scripts.GET)
+        self._start = script(scripts.START_SIGNATURE, scripts.START)
+        self._finish = script(scripts.FINISH_SIGNATURE, scripts.FINISH)
+        self._requeue = script(scripts.REQUEUE_SIGNATURE, scripts.REQUEUE)
+        self._cancel = script(scripts.CANCEL_SIGNATURE, scripts.CANCEL)
+        self._page = script(scripts.PAGE_SIGNATURE, scripts.PAGE)
+        self._batched = ScriptBatcher(client).call
+        #: What every job script takes besides its own arguments (``job_scripts.CONTEXT_ARGS``).
+        self.context = {
+            "index_prefix": keys.job_index_prefix,
+            "scheduled": keys.scheduled_jobs,
+            "batch_prefix": keys.batch_prefix,
+            "channel": keys.finished_channel,
+            "history_limit": HISTORY_LIMIT,
+            "retention": retention_seconds,
+        }
+
+    def _keys_of(self, job_id: str, jobs_queue: str | None = None) -> dict[str, Any]:
         """The keys a job script takes: the job's, and those of the queues it may touch."""
-        keys: dict[str, Any] = {"job": self._keys.of_job(job_id)}
+        keys: dict[str, Any] = {"job": self._keys.of_job(job_id), "webhooks": self._keys.queue(WEBHOOKS_QUEUE)}
         if jobs_queue is not None:
             keys["jobs"] = self._keys.queue(jobs_queue)
-        if webhooks_queue is not None:
-            keys["webhooks"] = self._keys.queue(webhooks_queue)
         return keys
+
+    def _args(self, **args: Any) -> dict[str, Any]:
+        return {**self.context, **args}
 
     @translate_errors
     def create(
@@ -78,28 +99,30 @@ class JobStore:
         message: QueuedMessage,
         idempotency_digest: str | None = None,
         fingerprint: str = "",
+        due_ms: int = 0,
     ) -> Created | None:
-        """Store a new job with its TTL, index it and queue its run ``message``, atomically; None when
-        the id is taken (nothing written).
+        """Store a new job with its TTL, index it and queue its run ``message`` (deliverable at
+        ``due_ms``, Unix ms, or after ``message.delay_ms``, or now), atomically; None when the id is
+        taken (nothing written).
 
         With an idempotency key, an earlier job made under it wins: the same request replays it,
         another one conflicts with it (nothing is queued then).
         """
         idempotency = self._keys.idempotency(job.owner, idempotency_digest) if idempotency_digest else ""
         answer = self._create(
-            self._keys_of(job.job_id, jobs_queue=message.queue),
-            {
-                "ttl": ttl_seconds,
-                "index_prefix": self._keys.job_index_prefix,
-                "id": job.job_id,
-                "idempotency": idempotency,
-                "fingerprint": fingerprint,
-                "job_prefix": self._keys.job(""),
-                "message": message.data,
-                "priority": message.priority,
-                "delay_ms": message.delay_ms,
-                "input": encode_input(job),
-            },
+            self._keys_of(job.job_id, message.queue),
+            self._args(
+                ttl=ttl_seconds,
+                id=job.job_id,
+                idempotency=idempotency,
+                fingerprint=fingerprint,
+                job_prefix=self._keys.job(""),
+                message=message.data,
+                priority=message.priority,
+                due_ms=due_ms,
+                delay_ms=message.delay_ms,
+                input=encode_input(job),
+            ),
             encode_state(job),
         )
         outcome = answer[0].decode()
@@ -109,41 +132,39 @@ class JobStore:
 
     @translate_errors
     def get(self, job_id: str) -> Job:
-        """The job with its webhook log, in one round trip."""
-        state, given, output, log = self._get(self._keys_of(job_id), {})
+        """The job with its webhook log and history, in one round trip."""
+        state, given, output, log, history = self._get(self._keys_of(job_id), self._args(job_prefix=self._keys.job("")))
         if not state:
             raise JobNotFound(job_id)
-        return decode(job_id, pairs(state), given, output, log)
+        return decode(job_id, pairs(state), given, output, log, history)
 
     @translate_errors
     def start(
-        self, job_id: str, now: float, max_attempts: int, give_up_error: str, webhook: QueuedMessage
+        self, job_id: str, now: float, max_crashes: int, give_up_error: str, webhook: QueuedMessage
     ) -> tuple[JobStatus, Job]:
         """Mark the job running, one more attempt; return its previous status and the job.
 
-        A job whose cancellation was asked is cancelled instead; one that already had
-        ``max_attempts`` runs is failed with ``give_up_error``; a finished job comes back unchanged.
-        Ending a job queues ``webhook`` if it has one.
+        A job found running was cut short by a crash: one more crash, and after ``max_crashes`` it
+        is failed with ``give_up_error`` instead. A job whose cancellation was asked is cancelled;
+        a finished job comes back unchanged. Ending a job queues ``webhook`` if it has one.
         """
         raw = self._batched(
             *self._start.call_args(
-                self._keys_of(job_id, webhooks_queue=webhook.queue),
-                {
-                    "id": job_id,
-                    "max_attempts": max_attempts,
-                    "give_up_error": give_up_error,
-                    "now": repr(now),
-                    "index_prefix": self._keys.job_index_prefix,
-                    "channel": self._keys.finished_channel,
-                    "webhook_id": webhook.id,
-                    "webhook": webhook.data,
-                },
+                self._keys_of(job_id),
+                self._args(
+                    id=job_id,
+                    max_crashes=max_crashes,
+                    give_up_error=give_up_error,
+                    now=repr(now),
+                    webhook_id=webhook.id,
+                    webhook=webhook.data,
+                ),
             )
         )
         if not raw:
             raise JobNotFound(job_id)
-        previous, state, given, output = raw
-        return JobStatus(previous.decode()), decode(job_id, pairs(state), given, output)
+        previous, state, given, output, history = raw
+        return JobStatus(previous.decode()), decode(job_id, pairs(state), given, output, (), history)
 
     @translate_errors
     def finish(
@@ -157,28 +178,34 @@ class JobStore:
         error: str | None = None,
         error_details: str | None = None,
         metadata: dict[str, Any] | None = None,
+        retry_in_ms: int | None = None,
+        ttl_seconds: int = 0,
+        attempt: Attempt | None = None,
     ) -> bool:
-        """Record the outcome of this attempt of a running job, acknowledge its run message and
-        queue its ``webhook``, in one step; False when the job had moved on (not recorded)."""
+        """Record the outcome of this attempt of a running job, in one step with its run message:
+        final (message acknowledged, ``webhook`` queued), or with ``retry_in_ms``, scheduled again
+        (``attempt`` kept in its history, message due then, the job kept ``ttl_seconds`` beyond).
+        False when the job had moved on (nothing recorded)."""
         if error is None:
             output: dict[str, Any] = {"result": result, "metadata": metadata}
         else:
             output = {"error": error, "error_details": error_details} if error_details else {"error": error}
         answer = self._batched(
             *self._finish.call_args(
-                self._keys_of(job.job_id, receipt.queue, webhook.queue),
-                {
-                    "id": job.job_id,
-                    "attempt": job.attempts,
-                    "index_prefix": self._keys.job_index_prefix,
-                    "channel": self._keys.finished_channel,
-                    "status": status.value,
-                    "now": repr(now),
-                    "output": json.dumps(output),
-                    "webhook_id": webhook.id,
-                    "webhook": webhook.data,
-                    "delivery": receipt.delivery,
-                },
+                self._keys_of(job.job_id, receipt.queue),
+                self._args(
+                    id=job.job_id,
+                    attempt=job.attempts,
+                    status=status.value,
+                    now=repr(now),
+                    output=json.dumps(output),
+                    webhook_id=webhook.id,
+                    webhook=webhook.data,
+                    delivery=receipt.delivery,
+                    retry_in_ms=-1 if retry_in_ms is None else retry_in_ms,
+                    ttl=ttl_seconds,
+                    entry=json.dumps(asdict(attempt)) if attempt is not None else "",
+                ),
             )
         )
         return bool(answer)
@@ -186,34 +213,46 @@ class JobStore:
     @translate_errors
     def requeue(self, job: Job, receipt: Receipt, count_attempt: bool) -> bool:
         """Put this attempt of a running job back in the queue (pending, ahead of its priority);
-        its attempt is given back unless ``count_attempt``. False when the job had moved on."""
+        it counts as a crash if ``count_attempt``, else its attempt is given back. False when the
+        job had moved on."""
         answer = self._requeue(
             self._keys_of(job.job_id, receipt.queue),
-            {
-                "id": job.job_id,
-                "attempt": job.attempts,
-                "index_prefix": self._keys.job_index_prefix,
-                "count": int(count_attempt),
-                "delivery": receipt.delivery,
-            },
+            self._args(id=job.job_id, attempt=job.attempts, count=int(count_attempt), delivery=receipt.delivery),
         )
         return bool(answer)
 
     @translate_errors
     def cancel(self, job_id: str, owner: str, now: float, webhook: QueuedMessage, jobs_queue: str) -> str:
-        """'cancelled' (it was pending), 'requested' (it is running), 'finished' or 'not_found'."""
+        """'cancelled' (it had not started), 'requested' (it is running), 'finished' or 'not_found'.
+
+        ``owner`` '' matches any owner."""
         return self._cancel(
-            self._keys_of(job_id, jobs_queue, webhook.queue),
-            {
-                "id": job_id,
-                "owner": owner,
-                "now": repr(now),
-                "index_prefix": self._keys.job_index_prefix,
-                "channel": self._keys.finished_channel,
-                "webhook_id": webhook.id,
-                "webhook": webhook.data,
-            },
+            self._keys_of(job_id, jobs_queue),
+            self._args(
+                id=job_id,
+                owner=owner,
+                now=repr(now),
+                webhook_id=webhook.id,
+                webhook=webhook.data,
+                job_prefix=self._keys.job(""),
+            ),
         ).decode()
+
+    @translate_errors
+    def cancel_all(self, job_ids: list[str], now: float, webhooks: list[QueuedMessage], jobs_queue: str) -> list[str]:
+        """``cancel`` each job (whoever owns it), in one round trip; the answers in order."""
+        pipe = self._client.pipeline(transaction=False)
+        for job_id, webhook in zip(job_ids, webhooks, strict=True):
+            args = self._args(
+                id=job_id,
+                owner="",
+                now=repr(now),
+                webhook_id=webhook.id,
+                webhook=webhook.data,
+                job_prefix=self._keys.job(""),
+            )
+            self._cancel(self._keys_of(job_id, jobs_queue), args, client=pipe)
+        return [answer.decode() for answer in pipe.execute()]
 
     @translate_errors
     def cancel_requested(self, job_ids: list[str]) -> set[str]:
@@ -224,13 +263,17 @@ class JobStore:
         return {job_id for job_id, flag in zip(job_ids, pipe.execute(), strict=True) if flag == b"1"}
 
     @translate_errors
+    def scheduled_count(self) -> int:
+        """Jobs scheduled for later (not yet due), cluster-wide."""
+        return int(self._client.zcount(self._keys.scheduled_jobs, f"({int(time.time() * 1000)}", "+inf"))
+
+    @translate_errors
     def page(
         self,
         owner: str,
         status: str | None,
         algorithm: str | None,
         limit: int,
-        ttl_seconds: int,
         newer_than: float | None = None,
         older_than: float | None = None,
         after: tuple[float, str] | None = None,
@@ -241,23 +284,30 @@ class JobStore:
             top = f"({older_than!r}"
         bottom = f"({newer_than!r}" if newer_than is not None else "-inf"
         raw = self._page(
-            {"index": self._keys.job_index(owner, status, algorithm)},
-            {
-                "job_prefix": self._keys.job(""),
-                "log_suffix": self._keys.webhook_log_suffix,
-                "max": top,
-                "min": bottom,
-                "after": after[1] if after else "",
-                "after_score": repr(after[0]) if after else "0",
-                "limit": limit,
-                "ttl": ttl_seconds,
-                "input_suffix": self._keys.input_suffix,
-                "output_suffix": self._keys.output_suffix,
-            },
+            {"index": self._keys.job_index(owner, status, algorithm), "webhooks": self._keys.queue(WEBHOOKS_QUEUE)},
+            self._args(
+                job_prefix=self._keys.job(""),
+                log_suffix=self._keys.webhook_log_suffix,
+                attempts_suffix=self._keys.attempts_suffix,
+                max=top,
+                min=bottom,
+                after=after[1] if after else "",
+                after_score=repr(after[0]) if after else "0",
+                limit=limit,
+                input_suffix=self._keys.input_suffix,
+                output_suffix=self._keys.output_suffix,
+            ),
         )
         more, last_id, last_score, entries = raw[0], raw[1], raw[2], raw[3:]
         jobs = [
-            decode(entries[i].decode(), pairs(entries[i + 1]), entries[i + 2], entries[i + 3], entries[i + 4])
-            for i in range(0, len(entries), 5)
+            decode(
+                entries[i].decode(),
+                pairs(entries[i + 1]),
+                entries[i + 2],
+                entries[i + 3],
+                entries[i + 4],
+                entries[i + 5],
+            )
+            for i in range(0, len(entries), 6)
         ]
         return Page(jobs, (float(last_score), last_id.decode()) if more else None)

@@ -46,6 +46,22 @@ class JobKeys:
     output: str
     #: List: the webhook's delivery attempts (JSON each).
     webhook_log: str
+    #: List: the runs that did not end the job (failed and retried, crashed), JSON each.
+    attempts: str
+
+
+@dataclass(frozen=True)
+class BatchKeys:
+    """The keys of one batch, which share its TTL (Lua: ``K.batch.state`` ...)."""
+
+    #: Hash: owner, times, total, a counter per status of its jobs, webhook state (as a job's).
+    state: str
+    #: String: the batch webhook's url (JSON), written once.
+    input: str
+    #: List: the ids of its jobs, in the order submitted.
+    jobs: str
+    #: List: the batch webhook's delivery attempts (JSON each).
+    webhook_log: str
 
 
 class Keys:
@@ -63,6 +79,7 @@ class Keys:
     input_suffix = ":input"
     output_suffix = ":output"
     webhook_log_suffix = ":webhook-log"
+    attempts_suffix = ":attempts"
 
     def job_input(self, job_id: str) -> str:
         """String: the job's params, request id and webhook url (JSON), written once, with its TTL."""
@@ -77,7 +94,28 @@ class Keys:
         return self.job(job_id) + self.webhook_log_suffix
 
     def of_job(self, job_id: str) -> JobKeys:
-        return JobKeys(self.job(job_id), self.job_input(job_id), self.job_output(job_id), self.webhook_log(job_id))
+        job = self.job(job_id)
+        return JobKeys(
+            job,
+            job + self.input_suffix,
+            job + self.output_suffix,
+            job + self.webhook_log_suffix,
+            job + self.attempts_suffix,
+        )
+
+    @property
+    def batch_prefix(self) -> str:
+        """What precedes a batch id in its keys."""
+        return f"{self.namespace}:batch:"
+
+    def of_batch(self, batch_id: str) -> BatchKeys:
+        batch = self.batch_prefix + batch_id
+        return BatchKeys(batch, batch + self.input_suffix, batch + ":jobs", batch + self.webhook_log_suffix)
+
+    @property
+    def scheduled_jobs(self) -> str:
+        """Sorted set: the id of every scheduled job, scored by when it is due (Unix ms)."""
+        return f"{self.namespace}:jobs:scheduled"
 
     @property
     def job_index_prefix(self) -> str:

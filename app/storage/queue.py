@@ -41,6 +41,9 @@ from app.storage.scripts import NamedScript, Signature, group
 
 log = logging.getLogger(__name__)
 
+#: The platform's queues (wire names): algorithm runs, and webhook deliveries (which job and batch
+#: scripts add to when they finish one).
+JOBS_QUEUE, WEBHOOKS_QUEUE = "jobs", "webhooks"
 #: Priorities run from 0 to MAX_PRIORITY; higher is taken first.
 MAX_PRIORITY = 9
 DEFAULT_PRIORITY = 5
@@ -68,17 +71,25 @@ local function q_wake(q)
   redis.call('PUBLISH', q.wakeup, '1')
 end
 
--- A new message, or a queued one replaced (its lease, if any, ends): deliverable now or after delay.
-local function q_enqueue(q, id, data, priority, delay_ms)
+-- A new message, or a queued one replaced (its lease, if any, ends): deliverable at at_ms (server
+-- clock; 0 or past: now).
+local function q_enqueue_at(q, id, data, priority, at_ms)
   redis.call('HSET', q.messages, id, data)
   if tonumber(priority) == Q_DEFAULT_PRIORITY then redis.call('HDEL', q.priorities, id)
   else redis.call('HSET', q.priorities, id, priority) end
   redis.call('ZREM', q.leased, id)
   redis.call('ZREM', q.ready, id)
   redis.call('ZREM', q.due, id)
-  if tonumber(delay_ms) > 0 then redis.call('ZADD', q.due, q_now() + tonumber(delay_ms), id)
+  if tonumber(at_ms) > q_now() then redis.call('ZADD', q.due, at_ms, id)
   else q_ready(q, id, false) end
   q_wake(q)
+end
+
+-- The same, deliverable after delay_ms.
+local function q_enqueue(q, id, data, priority, delay_ms)
+  local at = 0
+  if tonumber(delay_ms) > 0 then at = q_now() + tonumber(delay_ms) end
+  q_enqueue_at(q, id, data, priority, at)
 end
 
 -- Whether this delivery of the message is the current lease.

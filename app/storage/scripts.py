@@ -51,8 +51,8 @@ class Signature:
                 entries.append(f"{name} = {{{', '.join(inner)}}}")
         arg_entries = [f"{name} = ARGV[{i}]" for i, name in enumerate(self.args, start=1)]
         lines = [f"local K = {{{', '.join(entries)}}}", f"local A = {{{', '.join(arg_entries)}}}"]
-        if self.variadic:
-            lines.append(f"A.rest = {{select({len(self.args) + 1}, unpack(ARGV))}}")
+        if self.variadic:  # a loop, not unpack: Lua's stack holds a few thousand values at most
+            lines.append(f"A.rest = {{}}\nfor i = {len(self.args) + 1}, #ARGV do A.rest[#A.rest + 1] = ARGV[i] end")
         return "\n".join(lines) + "\n"
 
     def flatten(
@@ -82,9 +82,12 @@ class NamedScript:
         self.signature = signature
         self.script: Script = client.register_script(signature.prelude + body)
 
-    def __call__(self, keys: Mapping[str, Any], args: Mapping[str, Arg], rest: Sequence[Arg] = ()) -> Any:
+    def __call__(
+        self, keys: Mapping[str, Any], args: Mapping[str, Arg], rest: Sequence[Arg] = (), client: Any = None
+    ) -> Any:
+        """Run the script (on ``client``, a pipeline say, when given)."""
         flat_keys, flat_args = self.signature.flatten(keys, args, rest)
-        return self.script(keys=flat_keys, args=flat_args)
+        return self.script(keys=flat_keys, args=flat_args, client=client)
 
     def call_args(
         self, keys: Mapping[str, Any], args: Mapping[str, Arg], rest: Sequence[Arg] = ()

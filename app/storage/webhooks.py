@@ -27,8 +27,11 @@ from app.storage.scripts import NamedScript, Signature
 #: Most attempts kept in a job's delivery log (redeliveries add up).
 LOG_LIMIT = 50
 
+#: What a webhook is about: a job, or a batch (whose state hash has the same webhook fields).
+JOB_SUBJECT, BATCH_SUBJECT = "job", "batch"
+
 _RECORD_SIGNATURE = Signature(
-    keys=(JOB, WEBHOOKS_QUEUE),
+    keys=("state", "log", WEBHOOKS_QUEUE),
     args=("series", "number", "entry", "state", "reason", "delay_ms", "log_limit", "message_id", "delivery"),
 )
 # Logs attempt ``number`` of ``series``. When it is the next attempt of the current series, sets
@@ -37,7 +40,7 @@ _RECORD_SIGNATURE = Signature(
 # -1 when that attempt had been recorded already (a delivery whose lease was lost): only the log
 # is written, and the message is settled by what was decided then.
 _RECORD = """
-local jk, q = K.job, K.webhooks
+local jk, q = {state = K.state, webhook_log = K.log}, K.webhooks
 if redis.call('HGET', jk.state, 'webhook_series') ~= A.series then
   q_ack(q, A.message_id, A.delivery)
   return 0
@@ -90,10 +93,14 @@ class WebhookStore:
         self._record = NamedScript(client, _RECORD_SIGNATURE, QUEUE_LUA + _RECORD)
         self._redeliver = NamedScript(client, _REDELIVER_SIGNATURE, QUEUE_LUA + _REDELIVER)
 
+    def _subject(self, kind: str, subject_id: str) -> dict[str, str]:
+        keys = self._keys.of_job(subject_id) if kind == JOB_SUBJECT else self._keys.of_batch(subject_id)
+        return {"state": keys.state, "log": keys.webhook_log}
+
     @translate_errors
     def record(
         self,
-        job_id: str,
+        subject: tuple[str, str],
         series: int,
         number: int,
         entry: str,
@@ -102,8 +109,9 @@ class WebhookStore:
         next_in_ms: int | None,
         receipt: Receipt,
     ) -> int:
-        """Log the attempt, set the state and settle the message (see ``_RECORD``): 1, 0 or -1."""
-        keys = {"job": self._keys.of_job(job_id), "webhooks": self._keys.queue(receipt.queue)}
+        """Log the attempt of the webhook of ``subject`` (kind, id), set its state and settle the
+        message (see ``_RECORD``): 1, 0 or -1."""
+        keys = {**self._subject(*subject), "webhooks": self._keys.queue(receipt.queue)}
         args = {
             "series": series,
             "number": number,

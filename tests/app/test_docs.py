@@ -8,7 +8,14 @@ import pytest
 from flask.testing import FlaskClient
 
 REFERENCE_PATHS = ["/invoke", "/jobs", "/jobs/{job_id}", "/healthz", "/readyz", "/metrics"]
-ADDED_PATHS = ["/jobs/{job_id}/webhook/redeliver", "/jobs/{job_id}/cancel", "/algorithms"]
+ADDED_PATHS = [
+    "/jobs/{job_id}/webhook/redeliver",
+    "/jobs/{job_id}/cancel",
+    "/algorithms",
+    "/batches",
+    "/batches/{batch_id}",
+    "/batches/{batch_id}/cancel",
+]
 
 
 @pytest.mark.parametrize("prefix", ["", "/v1"])

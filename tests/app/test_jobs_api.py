@@ -154,8 +154,8 @@ def test_ttl_is_configurable(redis_client: redis.Redis, make_client) -> None:
     assert expires == timedelta(seconds=120)
 
 
-def test_statuses_are_the_reference_ones_plus_cancelled() -> None:
-    assert [s.value for s in JobStatus] == ["pending", "running", "completed", "failed", "cancelled"]
+def test_statuses_are_the_reference_ones_plus_scheduled_and_cancelled() -> None:
+    assert [s.value for s in JobStatus] == ["scheduled", "pending", "running", "completed", "failed", "cancelled"]
 
 
 def test_even_with_private_networks_allowed_a_webhook_host_must_resolve(client: FlaskClient) -> None:

@@ -1,6 +1,6 @@
 """schemathesis hooks of the conformance test (loaded by ``st run`` through ``SCHEMATHESIS_HOOKS``).
 
-Three adjustments, each to the test, none to what the spec says or what is checked:
+Four adjustments, each to the test, none to what the spec says or what is checked:
 
 - Factorising a large number takes its whole ``time_budget`` (up to 60 s, on /invoke in the request),
   and schemathesis draws numbers up to 2^1024. The conformance test is about the HTTP contract, not
@@ -10,6 +10,12 @@ Three adjustments, each to the test, none to what the spec says or what is check
   gets 400 naming ``webhook``), and this machine resolves only its own names: the host of a
   generated webhook URL is replaced by ``localhost``, keeping the rest of the URL, so the URL stays
   one the spec allows and the case stays what it was.
+- A ``run_at`` must lie between a minute ago and SCHEDULE_HORIZON_SECONDS ahead (relative to now,
+  which no schema can state either): a generated one is replaced by a time a minute from now.
+- The same for each job of a batch (``POST /batches``), and the batch's webhook.
+- A wait (``?wait=N``, ``Prefer: wait=N``) on a job that will not end soon (a scheduled one) holds
+  the answer N seconds, as documented, up to a minute: generated waits are shortened to a second, so
+  that the run stays short (schemathesis gives a request 10 s).
 - ``POST /jobs/{id}/webhook/redeliver`` of a job submitted without a webhook answers 404
   ``WEBHOOK_NOT_FOUND``, as documented: that job has no webhook to redeliver. schemathesis's
   "created resource not found" (ST302) assumes every sub-path of a created job exists; that one
@@ -20,6 +26,7 @@ from __future__ import annotations
 
 import copy
 import json
+from datetime import datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -59,21 +66,47 @@ def _resolvable(url: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
-@schemathesis.hook
-def map_case(context: Any, case: Any) -> Any:
-    if case.operation.method.upper() != "POST" or case.operation.path not in ("/invoke", "/jobs"):
-        return case
-    body = copy.deepcopy(case.body)
-    if case.operation.path == "/jobs" and isinstance(body, dict) and isinstance(body.get("webhook"), str):
-        body["webhook"] = _resolvable(body["webhook"])
-        case.body = body
-    params = _prime_checker_params(case.operation.path, body)
+def _runnable(job: dict[str, Any], path: str) -> None:
+    """One submission (a body of POST /jobs or /invoke, or a job of a batch), adjusted in place."""
+    if isinstance(job.get("webhook"), str):
+        job["webhook"] = _resolvable(job["webhook"])
+    if isinstance(job.get("run_at"), str):
+        job["run_at"] = (datetime.now(timezone.utc) + timedelta(minutes=1)).isoformat()
+    params = _prime_checker_params(path, job)
     if params is None:
-        return case
+        return
     number, budget = params.get("number"), params.get("time_budget", TEST_TIME_BUDGET_SECONDS)
     if isinstance(number, int) and not isinstance(number, bool) and number >= QUICK_BELOW and _allowed_budget(budget):
         params["time_budget"] = min(budget, TEST_TIME_BUDGET_SECONDS)
-        case.body = body
+
+
+def _short_waits(case: Any) -> None:
+    query = case.query
+    if isinstance(query, dict) and isinstance(query.get("wait"), (int, float)) and query["wait"] > 1:
+        case.query = {**query, "wait": 1}
+    headers = case.headers
+    if isinstance(headers, dict) and isinstance(headers.get("Prefer"), str) and "wait" in headers["Prefer"].lower():
+        case.headers = {**headers, "Prefer": "wait=1"}
+
+
+@schemathesis.hook
+def map_case(context: Any, case: Any) -> Any:
+    _short_waits(case)
+    path = case.operation.path
+    if case.operation.method.upper() != "POST" or path not in ("/invoke", "/jobs", "/batches"):
+        return case
+    body = copy.deepcopy(case.body)
+    if not isinstance(body, dict):
+        return case
+    if path == "/batches":
+        if isinstance(body.get("webhook"), str):
+            body["webhook"] = _resolvable(body["webhook"])
+        for job in body.get("jobs") or []:
+            if isinstance(job, dict):
+                _runnable(job, "/jobs")
+    else:
+        _runnable(body, path)
+    case.body = body
     return case
 
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import os
 import time
+from pathlib import Path
 from typing import Any
 
 from marshmallow import Schema, fields
 
-from algorithms import Algorithm, register
+from algorithms import Algorithm, PermanentError, register
 
 
 @register
@@ -94,3 +95,30 @@ class Deep(Algorithm):
         if depth <= 0:
             raise RuntimeError("x" * length)
         return self._down(depth - 1, length)
+
+
+@register
+class FailsFirst(Algorithm):
+    """Fails its first ``failures`` runs, counted in the file ``counter`` (runs may be in other
+    processes), then succeeds; raises ``PermanentError`` instead when ``permanent``."""
+
+    name = "FailsFirst"
+    version = "0.0.1"
+    example = {"counter": "", "failures": 0}
+
+    class Params(Schema):
+        counter = fields.String(required=True)
+        failures = fields.Integer(required=True)
+        permanent = fields.Boolean(load_default=False)
+
+    def run(self, params: dict[str, Any]) -> dict[str, Any]:
+        if not params["counter"]:
+            return {"run": 1}
+        path = Path(params["counter"])
+        runs = int(path.read_text() or 0) + 1 if path.exists() else 1
+        path.write_text(str(runs))
+        if params["permanent"]:
+            raise PermanentError("this input can never work")
+        if runs <= params["failures"]:
+            raise RuntimeError(f"run {runs} fails")
+        return {"run": runs}

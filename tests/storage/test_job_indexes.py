@@ -15,11 +15,13 @@ from app.storage.keys import Keys
 
 KEYS = Keys("fs")
 TTL = 600
+#: The longest a job may live: its TTL, plus how far ahead it may be scheduled.
+RETENTION = TTL + 3600
 
 
 @pytest.fixture
 def store(redis_client: redis.Redis) -> JobStore:
-    return JobStore(redis_client, KEYS)
+    return JobStore(redis_client, KEYS, RETENTION)
 
 
 def _job(job_id: str, created_at: float | None = None, algorithm: str = "A") -> Job:
@@ -87,17 +89,17 @@ def test_cancel_checks_the_owner(store: JobStore) -> None:
 def test_a_page_drops_expired_entries_and_reads_a_bounded_number(store: JobStore, redis_client: redis.Redis) -> None:
     now = time.time()
     index = KEYS.job_index("k1", None, None)
-    redis_client.zadd(index, {f"{i:012x}": now - TTL - 100 + i / 1000 for i in range(50_000)})  # long expired
+    redis_client.zadd(index, {f"{i:012x}": now - RETENTION - 100 + i / 1000 for i in range(50_000)})  # long expired
     redis_client.zadd(index, {f"b{i:011x}": now - 10 + i / 1000 for i in range(1000)})  # gone, not yet expired
     for i in range(3):
         _create(store, _job(f"c{i:011x}", created_at=now - 20 - i), TTL)
     started = time.monotonic()
-    page = store.page("k1", None, None, limit=2, ttl_seconds=TTL)
+    page = store.page("k1", None, None, limit=2)
     assert time.monotonic() - started < 0.5
     assert redis_client.zcard(index) < 1003  # the expired ones are gone for good
     seen, after = [job.job_id for job in page.jobs], page.next_after
     while after:
-        page = store.page("k1", None, None, limit=2, ttl_seconds=TTL, after=after)
+        page = store.page("k1", None, None, limit=2, after=after)
         seen += [job.job_id for job in page.jobs]
         after = page.next_after
     assert seen == ["c00000000000", "c00000000001", "c00000000002"]

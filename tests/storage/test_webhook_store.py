@@ -56,7 +56,7 @@ def _receipt(delivery: Delivery) -> Receipt:
 
 def _record(store: WebhookStore, delivery: Delivery, number: int, state: str, next_in_ms: int | None) -> int:
     entry = json.dumps({"number": number})
-    return store.record(JOB_ID, 1, number, entry, state, None, next_in_ms, _receipt(delivery))
+    return store.record(("job", JOB_ID), 1, number, entry, state, None, next_in_ms, _receipt(delivery))
 
 
 def test_a_failed_attempt_gives_the_message_back_until_the_next_is_due(
@@ -117,7 +117,7 @@ def test_a_long_failure_reason_is_cut_to_keep_the_job_hash_compact(
     delivery = _take(queues)
     reason = "connection refused by " + "a-very-long-host-name." * 10
     entry = json.dumps({"number": 1})
-    assert store.record(JOB_ID, 1, 1, entry, "failed", reason, None, _receipt(delivery)) == 1
+    assert store.record(("job", JOB_ID), 1, 1, entry, "failed", reason, None, _receipt(delivery)) == 1
     kept = redis_client.hget(f"fs:job:{JOB_ID}", "webhook_reason").decode()
     assert len(kept.encode()) <= 64 and kept.endswith("...") and reason.startswith(kept[:-3])
     assert redis_client.object("encoding", f"fs:job:{JOB_ID}") in (b"listpack", b"ziplist")

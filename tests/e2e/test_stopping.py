@@ -17,9 +17,11 @@ import pytest
 import redis
 from support import ProcessGroup, WebhookReceiver, hostile_folder, platform_env, wait_until
 
+from algorithms import RetryPolicy
 from app.config import Config
 from app.embedded_redis import EmbeddedRedis
 from app.models import Job, JobStatus
+from app.services.jobs import JobRequest
 from app.wiring import Services, build_services
 
 pytestmark = pytest.mark.slow
@@ -227,3 +229,32 @@ def test_a_webhook_attempt_under_way_finishes_when_the_workers_stop(fleet: Fleet
         assert (webhook.state.value, len(webhook.attempts)) == ("delivered", 1)
     finally:
         receiver.stop()
+
+
+def test_a_sigkilled_worker_loses_no_retrying_job_and_no_batch(
+    fleet: Fleet, services: Services, tmp_path: Path
+) -> None:
+    supervisor = fleet.start(WORKER_LEASE_SECONDS="2")
+    retrying, _ = services.jobs.create_job(
+        "FailsFirst",
+        {"counter": str(tmp_path / "runs"), "failures": 1},
+        "_",
+        retry=RetryPolicy(max_attempts=3, backoff_seconds=0.5, jitter=False),
+    )
+    requests = [JobRequest("Sleeping", {"seconds": 0.3}) for _ in range(30)]
+    batch = services.batches.create_batch(requests, "_").batch
+    wait_until(
+        lambda: services.batches.get_batch(batch.batch_id, "_").batch.counts["running"] > 0,
+        timeout=30,
+        message="the batch to be running",
+    )
+    _job_worker(supervisor).send_signal(signal.SIGKILL)  # mid-batch, the retrying job done, retrying or running
+
+    job = _ended(services, retrying.job_id, timeout=60)
+    assert (job.status, job.result) == (JobStatus.COMPLETED, {"run": 2})
+    ended = wait_until(
+        lambda: (b := services.batches.get_batch(batch.batch_id, "_").batch).finished and b,
+        timeout=60,
+        message="the batch to end",
+    )
+    assert ended.counts["completed"] == 30 and ended.total == 30

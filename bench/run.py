@@ -23,7 +23,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from phases import Settings, footprint, latency, primes, web, webhooks, workers
+from phases import Settings, footprint, job_control, latency, primes, web, webhooks, workers
 from report import markdown, table
 from stack import ROOT, Stack
 
@@ -32,6 +32,7 @@ PHASES = {
     "workers": workers.run,
     "latency": latency.run,
     "webhooks": webhooks.run,
+    "job-control": job_control.run,
     "footprint": footprint.run,
     "primes": primes.run,
 }

@@ -54,6 +54,8 @@ class Stack:
             "WORKER_THREADS": "8",
             "WEBHOOK_WORKER_PROCESSES": "1",
             "WEBHOOK_ALLOW_PRIVATE_NETWORKS": "true",
+            # The tests' algorithms (Sleeping: a job of a known length), from tests/helpers.
+            "ALGORITHM_MODULES": "testing_algorithms",
         }
 
     def _env(self, **settings: str) -> dict[str, str]:

@@ -8,6 +8,7 @@ counts its jobs per status and sends its own webhook once the last one has ended
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -19,7 +20,7 @@ from typing import Any
 
 from app.errors import AlgorithmNotFound, BatchNotFound, IdempotencyKeyReused, InvalidRequest
 from app.metrics import JOBS_CREATED
-from app.models import Batch, Webhook
+from app.models import Batch, JobStatus, Webhook
 from app.services.jobs import JOB_ID_BYTES, JobRequest, JobService, is_job_id
 from app.services.messages import JOBS_QUEUE, batch_webhook_message, webhook_message
 from app.services.webhooks import WebhookService, new_webhook_id
@@ -111,9 +112,12 @@ class BatchService:
         if outcome == "replay":
             page = self._store.get(made)
             return CreatedBatch(page.batch, self._store.job_ids(made), created=False)
+        counts: dict[str, int] = {status.value: 0 for status in JobStatus}
         for new in new_jobs:
             self._metrics.inc(JOBS_CREATED, algorithm=new.job.algorithm)
-        return CreatedBatch(self._store.get(batch_id).batch, [new.job.job_id for new in new_jobs], created=True)
+            counts[new.job.status.value] += 1
+        batch = dataclasses.replace(batch, counts=counts)
+        return CreatedBatch(batch, [new.job.job_id for new in new_jobs], created=True)
 
     def _prepare_all(
         self, requests: list[JobRequest], owner: str, request_id: str | None, max_priority: int, batch_id: str
@@ -123,7 +127,7 @@ class BatchService:
         for index, request in enumerate(requests):
             path = f"jobs[{index}]."
             try:
-                job = self._jobs.prepare(request, owner, request_id, max_priority, path, batch_id)
+                job = self._jobs.prepare(request, owner, request_id, max_priority, path, batch_id, fingerprint=False)
             except AlgorithmNotFound as exc:
                 errors[f"{path}algorithm"] = [
                     f"is not an algorithm (available: {', '.join(exc.details.get('available_algorithms', []))})"

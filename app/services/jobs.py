@@ -169,9 +169,11 @@ class JobService:
         max_priority: int = MAX_PRIORITY,
         path: str = "",
         batch_id: str | None = None,
+        fingerprint: bool = True,
     ) -> PreparedJob:
         """Validate a submission and build its job (with a fresh id) and run message, storing
-        nothing. Errors name fields under ``path`` (``jobs[3].`` in a batch)."""
+        nothing. Errors name fields under ``path`` (``jobs[3].`` in a batch). ``fingerprint``: what
+        makes it the same request, for an Idempotency-Key (a batch has one for all its jobs)."""
         algorithm = self._catalog.get(request.algorithm)
         self._catalog.load_params(algorithm, request.params, f"{path}params")
         timeout = self._timeout(request.timeout, algorithm.default_timeout, path)
@@ -202,9 +204,9 @@ class JobService:
             retry=retry,
             batch_id=batch_id,
         )
-        fingerprint = _fingerprint(request, algorithm.name, timeout, retry, priority)
+        digest = _fingerprint(request, algorithm.name, timeout, retry, priority) if fingerprint else ""
         message = run_job_message(job.job_id, priority, delay_ms)
-        return PreparedJob(job, message, math.ceil(wait + self._limits.ttl_seconds), due_ms, fingerprint)
+        return PreparedJob(job, message, math.ceil(wait + self._limits.ttl_seconds), due_ms, digest)
 
     def _due(self, request: JobRequest, now: float, path: str) -> tuple[int, int, float]:
         """(due time in Unix ms or 0, delay in ms or 0, seconds from now until due) of a submission."""

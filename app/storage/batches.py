@@ -61,10 +61,11 @@ end
 for _, job in ipairs(jobs) do
   local jk = {state = A.job_prefix .. job.id, input = A.job_prefix .. job.id .. ':input'}
   local status = create(jk, job.id, job.fields, job.input, job.message, job.priority, job.due_ms, job.delay_ms,
-                        job.ttl, A.job_prefix)
+                        job.ttl, A.job_prefix, true)
   redis.call('HINCRBY', bk.state, 'n_' .. status, 1)
   redis.call('RPUSH', bk.jobs, job.id)
 end
+q_wake(K.jobs)
 for _, key in ipairs({bk.state, bk.jobs}) do redis.call('EXPIRE', key, A.ttl) end
 redis.call('SET', bk.input, A.input, 'EX', A.ttl)
 if A.idempotency ~= '' then redis.call('SET', A.idempotency, A.id .. ' ' .. A.fingerprint, 'EX', A.ttl) end
@@ -83,8 +84,9 @@ promote(A.job_prefix)
 local bk = K.batch
 local out = {redis.call('HGETALL', bk.state), redis.call('GET', bk.input), redis.call('LRANGE', bk.webhook_log, 0, -1),
              redis.call('LLEN', bk.jobs)}
-local first = tonumber(A.offset)
-for _, id in ipairs(redis.call('LRANGE', bk.jobs, first, first + tonumber(A.limit) - 1)) do
+local first, limit = tonumber(A.offset), tonumber(A.limit)
+if limit == 0 then return out end
+for _, id in ipairs(redis.call('LRANGE', bk.jobs, first, first + limit - 1)) do
   local job = A.job_prefix .. id
   table.insert(out, id)
   table.insert(out, redis.call('HGETALL', job))

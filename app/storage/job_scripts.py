@@ -28,7 +28,8 @@ LIBRARY = (
     QUEUE_LUA
     + f"""
 local C = {{prefix = A.index_prefix, scheduled = A.scheduled, batch_prefix = A.batch_prefix, channel = A.channel,
-           history_limit = tonumber(A.history_limit), retention = tonumber(A.retention), webhooks = K.webhooks}}
+           history_limit = tonumber(A.history_limit), retention = tonumber(A.retention), webhooks = K.webhooks,
+           tidied = {{}}}}
 
 local function index(owner, status, algorithm)
   local prefix = C.prefix
@@ -45,6 +46,8 @@ end
 -- older than this job's life whose job is gone (a job scheduled far ahead lives longer, and stays).
 local function add(key, score, id, job_prefix, ttl)
   redis.call('ZADD', key, score, id)
+  if C.tidied[key] then return end  -- once per index and script: a batch adds a thousand jobs to it
+  C.tidied[key] = true
   local now = q_now() / 1000
   redis.call('ZREMRANGEBYSCORE', key, '-inf', '(' .. (now - C.retention))
   local old = redis.call('ZRANGEBYSCORE', key, '-inf', '(' .. (now - ttl), 'LIMIT', 0, 3)
@@ -130,7 +133,8 @@ end
 
 -- Stores a new job (state fields, input), indexes it and queues its run message, deliverable at due_ms
 -- (server clock), or delay_ms from now, or now; a job not deliverable now is scheduled until then.
-local function create(jk, id, fields, input, message, priority, due_ms, delay_ms, ttl, job_prefix)
+-- ``quiet``: no wake-up published (a batch publishes one for all its jobs).
+local function create(jk, id, fields, input, message, priority, due_ms, delay_ms, ttl, job_prefix, quiet)
   redis.call('HSET', jk.state, unpack(fields))
   local due = tonumber(due_ms)
   if tonumber(delay_ms) > 0 then due = q_now() + tonumber(delay_ms) end
@@ -142,7 +146,7 @@ local function create(jk, id, fields, input, message, priority, due_ms, delay_ms
     'created_at', 'status'))
   for _, key in ipairs(index(owner, status, algorithm)) do add(key, created, id, job_prefix, ttl) end
   if status == 'scheduled' then redis.call('ZADD', C.scheduled, due, id) end
-  q_enqueue_at(K.jobs, id, message, priority, due)
+  q_enqueue_at(K.jobs, id, message, priority, due, quiet)
   return status
 end
 

@@ -72,8 +72,8 @@ local function q_wake(q)
 end
 
 -- A new message, or a queued one replaced (its lease, if any, ends): deliverable at at_ms (server
--- clock; 0 or past: now).
-local function q_enqueue_at(q, id, data, priority, at_ms)
+-- clock; 0 or past: now). ``quiet``: no wake-up (the caller publishes one for many messages).
+local function q_enqueue_at(q, id, data, priority, at_ms, quiet)
   redis.call('HSET', q.messages, id, data)
   if tonumber(priority) == Q_DEFAULT_PRIORITY then redis.call('HDEL', q.priorities, id)
   else redis.call('HSET', q.priorities, id, priority) end
@@ -82,7 +82,7 @@ local function q_enqueue_at(q, id, data, priority, at_ms)
   redis.call('ZREM', q.due, id)
   if tonumber(at_ms) > q_now() then redis.call('ZADD', q.due, at_ms, id)
   else q_ready(q, id, false) end
-  q_wake(q)
+  if not quiet then q_wake(q) end
 end
 
 -- The same, deliverable after delay_ms.

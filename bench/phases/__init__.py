@@ -45,6 +45,7 @@ def load(
     body: str = "",
     paths_file: str | None = None,
     connections: int = 32,
+    seconds: float | None = None,
 ) -> dict[str, Any]:
     args = [
         "load.py",
@@ -54,7 +55,7 @@ def load(
         "--connections",
         str(connections),
         "--seconds",
-        str(settings.pick(5.0, 0.5)),
+        str(seconds or settings.pick(5.0, 0.5)),
         "--warmup",
         str(settings.pick(1.0, 0.2)),
     ]

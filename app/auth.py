@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from flask import Flask, g, request
 
-from app.errors import ServiceError
+from app.errors import Forbidden, ServiceError
 from app.routes import services
 from app.services.auth import ANONYMOUS, Principal
 
@@ -27,8 +27,23 @@ def current_principal() -> Principal:
 
 
 def current_owner() -> str:
-    """Owner id of the jobs the caller creates and may see."""
+    """Owner id of the jobs the caller creates."""
     return current_principal().id
+
+
+def visible_owner() -> str | None:
+    """Whose jobs and batches the caller may see and act on: its own, or (an admin) anyone's: None."""
+    principal = current_principal()
+    return None if principal.is_admin else principal.id
+
+
+def require_admin() -> None:
+    """Raise 403 ``FORBIDDEN`` unless the caller is an admin (everyone is, while the API is open)."""
+    if not current_principal().is_admin:
+        raise Forbidden(
+            "This needs an admin API key (ADMIN_API_KEYS, or `functionalscaffold keys create --admin`)",
+            {"role": current_principal().role},
+        )
 
 
 def identify(app: Flask) -> None:

@@ -48,10 +48,15 @@ class Config:
     schedule_horizon_seconds: float = 30 * 24 * 3600.0
     #: API keys (comma-separated) for simple deployments; keys can also be created with the CLI.
     api_keys: tuple[str, ...] = ()
+    #: API keys (comma-separated) with the admin role: every job, the workers, the queues, the dashboard.
+    admin_api_keys: tuple[str, ...] = ()
     #: Requests allowed per key (per client address when the API is open), e.g. ``100/minute``.
     rate_limit: str = ""
     #: Requests of one web process that may wait (``?wait=``, ``Prefer: wait``) at once; more answer at once.
     wait_max_waiters: int = 128
+    #: Event streams (``GET /jobs/{id}/events``) one web process holds at once; more get 503. Each
+    #: holds a thread: the web's threads are ``WEB_THREADS`` plus these.
+    event_streams_max: int = 200
     #: Largest accepted request body; larger bodies get 413.
     max_body_bytes: int = 1024 * 1024
     webhook_timeout_seconds: float = 10.0
@@ -110,6 +115,7 @@ class Config:
             "job_timeout_max_seconds": self.job_timeout_max_seconds,
             "schedule_horizon_seconds": self.schedule_horizon_seconds,
             "wait_max_waiters": self.wait_max_waiters,
+            "event_streams_max": self.event_streams_max,
             "max_body_bytes": self.max_body_bytes,
             "redis_timeout_seconds": self.redis_timeout_seconds,
             "webhook_timeout_seconds": self.webhook_timeout_seconds,

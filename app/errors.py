@@ -83,6 +83,16 @@ class JobAlreadyFinished(ServiceError):
         super().__init__(f"Job {job_id!r} has already finished ({status})", {"status": status})
 
 
+class JobNotRetryable(ServiceError):
+    code = "JOB_NOT_RETRYABLE"
+    status = 409
+
+    def __init__(self, job_id: str, status: str) -> None:
+        super().__init__(
+            f"Job {job_id!r} is {status}: only a failed or cancelled job can be retried", {"status": status}
+        )
+
+
 class AlgorithmNotFound(ServiceError):
     code = "ALGORITHM_NOT_FOUND"
     status = 404
@@ -194,3 +204,13 @@ class ServiceUnavailable(ServiceError):
 
 class StorageUnavailable(ServiceUnavailable):
     """Redis did not answer: raised by ``app.storage`` from the redis-py error."""
+
+
+class TooManyStreams(ServiceUnavailable):
+    """This web process holds as many event streams as it may; another process (or later) can."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(
+            f"This server process holds its limit of {limit} event streams (EVENT_STREAMS_MAX); retry shortly",
+            {"event_streams_max": limit},
+        )

@@ -7,7 +7,7 @@ from flask import Flask
 from app import __version__, auth, docs, http_metrics, openapi, rate_limits, request_id
 from app.api import Api
 from app.config import Config
-from app.routes import EXTENSION_KEY, algorithms, batches, health, invoke, jobs
+from app.routes import EXTENSION_KEY, algorithms, batches, health, invoke, jobs, operations
 from app.versioning import VersionPrefix
 from app.wiring import Services, build_services
 
@@ -47,7 +47,7 @@ def create_app(config: Config | None = None, services: Services | None = None) -
     auth.enforce(app)
     # A key is needed when keys are configured (/healthz, /readyz, /metrics and the docs never need one).
     api = Api(app, security=lambda: openapi.security(services.auth))
-    for blueprint in (invoke.blp, jobs.blp, batches.blp, algorithms.blp, health.blp):
+    for blueprint in (invoke.blp, jobs.blp, batches.blp, operations.blp, algorithms.blp, health.blp):
         api.register_blueprint(blueprint)
     api.spec.components.security_scheme(openapi.API_KEY, openapi.SECURITY_SCHEME)
     openapi.document_algorithms(

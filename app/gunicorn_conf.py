@@ -12,7 +12,9 @@ import tempfile
 bind = f"{os.environ.get('HOST', '0.0.0.0')}:{os.environ.get('PORT', '8000')}"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 worker_class = "gthread"
-threads = int(os.environ.get("WEB_THREADS", "160"))
+# Each open event stream (GET /jobs/{id}/events) holds a thread: they come on top of WEB_THREADS.
+# (EVENT_STREAMS_MAX's default is app.config's; this file imports nothing from the app.)
+threads = int(os.environ.get("WEB_THREADS", "160")) + int(os.environ.get("EVENT_STREAMS_MAX", "200"))
 # Requests may legitimately run up to a minute (/invoke with a long factorisation budget).
 timeout = int(os.environ.get("WEB_TIMEOUT", "90"))
 graceful_timeout = 30
@@ -39,7 +41,8 @@ def on_starting(server):
 
 def post_worker_init(worker):
     # SIGTERM lets a worker finish its requests (graceful_timeout); requests held by ?wait= would
-    # hold it up to a minute: they are answered at once instead, with the job as it is. (From a
+    # hold it up to a minute, event streams for minutes: they are answered at once instead, with
+    # the job as it is, and streams end (their clients reconnect, to another process). (From a
     # thread of its own: a signal handler must not take the locks that releasing them takes.)
     import queue
     import signal
@@ -50,9 +53,14 @@ def post_worker_init(worker):
     services = getattr(worker.wsgi, "extensions", {}).get(EXTENSION_KEY)
     if services is None:  # another app under this config (the benchmarks' bare Flask)
         return
-    waiter = services.waiter
+
+    def release() -> None:
+        inbox.get()
+        services.waiter.release_all()
+        services.events.release_all()
+
     inbox = queue.SimpleQueue()
-    threading.Thread(target=lambda: inbox.get() and waiter.release_all(), daemon=True).start()
+    threading.Thread(target=release, daemon=True).start()
     graceful = signal.getsignal(signal.SIGTERM)
 
     def on_sigterm(signum, frame):

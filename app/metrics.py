@@ -10,7 +10,7 @@ Two kinds, by where they are counted:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 from prometheus_client import Counter, Gauge, Histogram
@@ -79,18 +79,44 @@ SHARED_FAMILIES = (
 )
 
 
-class ClusterGauge:
-    """Collector of one gauge read from Redis at each scrape (cheap reads only: no scan), so that
-    every web replica exports the same cluster-wide value."""
+#: Cluster-wide gauges (name → help, label names), read from Redis at each scrape: every web
+#: replica exports the same values, whichever hosts the workers run on.
+CLUSTER_GAUGES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "jobs_pending": ("Work waiting for a worker: jobs pending, webhook deliveries not yet taken", ("queue",)),
+    "job_queue_oldest_age_seconds": ("How long the oldest pending job (delivery) has waited; 0: none", ("queue",)),
+    "jobs_running": ("Jobs running now", ()),
+    "jobs_scheduled": ("Jobs scheduled for later (run_at, delay, retry)", ()),
+    "webhook_deliveries_waiting": ("Webhook attempts waiting: not yet taken, or for their retry time", ()),
+    "workers_online": ("Worker processes whose heartbeat is current", ("role",)),
+    "worker_slots": ("Algorithm slots of the jobs workers online", ()),
+    "worker_slots_busy": ("Algorithm slots running a job now", ()),
+}
 
-    def __init__(self, name: str, help_text: str, read: Callable[[], float]) -> None:
-        self.name = name
-        self.help = help_text
+
+@dataclass(frozen=True)
+class GaugeSample:
+    name: str
+    labels: dict[str, str]
+    value: float
+
+
+class ClusterGauges:
+    """Collector of ``CLUSTER_GAUGES`` from ``read`` (cheap reads only: no scan), at each scrape.
+    Nothing is exported while Redis is down (a scrape gap, not zeros)."""
+
+    def __init__(self, read: Callable[[], Iterable[GaugeSample]]) -> None:
         self._read = read
 
     def collect(self) -> Iterator[Metric]:
         try:
-            value = self._read()
+            samples = list(self._read())
         except StorageUnavailable:
             return
-        yield GaugeMetricFamily(self.name, self.help, value=value)
+        families = {
+            name: GaugeMetricFamily(name, help_text, labels=list(labels))
+            for name, (help_text, labels) in CLUSTER_GAUGES.items()
+        }
+        for sample in samples:
+            family = families[sample.name]
+            family.add_metric([sample.labels[label] for label in CLUSTER_GAUGES[sample.name][1]], sample.value)
+        yield from families.values()

@@ -52,6 +52,8 @@ class WebhookAttempt:
     duration: float  # seconds
     status_code: int | None = None
     error: str | None = None  # when no HTTP answer came: timeout, connection_refused, dns, tls...
+    #: The job's version once this attempt was recorded (0 for a batch's): event streams resume from it.
+    version: int = 0
 
 
 @dataclass(frozen=True)
@@ -77,6 +79,16 @@ class Attempt:
     ended_at: float | None
     outcome: str  # failed, timeout, crashed
     error: str | None = None
+
+
+@dataclass(frozen=True)
+class Progress:
+    """What a running job's algorithm last reported: how far it is (0 to 1) and what it does."""
+
+    fraction: float
+    message: str | None
+    #: Unix seconds when it was reported.
+    updated_at: float
 
 
 @dataclass(frozen=True)
@@ -117,6 +129,10 @@ class Job:
     attempt_history: tuple[Attempt, ...] = ()
     #: The batch the job was submitted in, if any.
     batch_id: str | None = None
+    #: The latest progress its current (or last) run reported.
+    progress: Progress | None = None
+    #: Goes up with every change of the job (status, progress, webhook attempt): event ids.
+    version: int = 0
 
 
 @dataclass(frozen=True)

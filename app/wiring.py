@@ -10,13 +10,15 @@ from prometheus_client.registry import Collector
 
 import algorithms
 from app.config import Config
-from app.metrics import ClusterGauge
+from app.metrics import ClusterGauges
 from app.services.auth import AuthService
 from app.services.batches import BatchService
 from app.services.catalog import Catalog
+from app.services.events import EventHub
 from app.services.health import HealthService
 from app.services.invocation import InvocationService
 from app.services.jobs import JobLimits, JobService
+from app.services.operations import OperationsService
 from app.services.running import RunService
 from app.services.waiting import Waiter
 from app.services.webhooks import WebhookService
@@ -24,12 +26,16 @@ from app.shared_metrics import SharedMetrics
 from app.storage import redis as redis_storage
 from app.storage.api_keys import ApiKeyStore
 from app.storage.batches import BatchStore
+from app.storage.cluster import ClusterStore
+from app.storage.events import JobEventsChannel
 from app.storage.jobs import JobStore
 from app.storage.keys import Keys
 from app.storage.metrics import MetricsStore
 from app.storage.notifications import FinishedJobsChannel
 from app.storage.queue import QueueStore
+from app.storage.stats import QueueStats
 from app.storage.webhooks import WebhookStore
+from app.storage.workers import WorkerRegistry
 
 
 @dataclass(frozen=True)
@@ -43,10 +49,12 @@ class Services:
     batches: BatchService
     runs: RunService
     waiter: Waiter
+    events: EventHub
     webhooks: WebhookService
     health: HealthService
     #: The broker's queues (the workers' broker is built on it).
     queues: QueueStore
+    operations: OperationsService
     #: What /metrics exports besides this host's HTTP metrics.
     metric_collectors: tuple[Collector, ...]
 
@@ -63,7 +71,6 @@ def build_services(config: Config, client: redis.Redis | None = None) -> Service
     webhooks = WebhookService(
         jobs_store,
         WebhookStore(client, keys),
-        queues,
         batch_store,
         metrics,
         config.webhook_retry_delays,
@@ -78,27 +85,31 @@ def build_services(config: Config, client: redis.Redis | None = None) -> Service
         config.schedule_horizon_seconds,
     )
     waiter = Waiter(FinishedJobsChannel(client, keys), config.wait_max_waiters)
-    jobs = JobService(jobs_store, catalog, webhooks, metrics, limits, waiter)
+    operations = OperationsService(
+        WorkerRegistry(client, keys),
+        ClusterStore(client, keys, jobs_store),
+        QueueStats(client, keys),
+        config.worker_lease_seconds,
+    )
+    events = EventHub(JobEventsChannel(client, keys), config.event_streams_max)
+    jobs = JobService(jobs_store, catalog, webhooks, metrics, limits, waiter, events)
     return Services(
         config=config,
         catalog=catalog,
         metrics=metrics,
-        auth=AuthService(ApiKeyStore(client, keys), config.api_keys),
+        auth=AuthService(ApiKeyStore(client, keys), config.api_keys, admin_keys=config.admin_api_keys),
         invocation=InvocationService(catalog, metrics),
         jobs=jobs,
         batches=BatchService(batch_store, jobs_store, jobs, webhooks, metrics),
         runs=RunService(jobs_store, catalog, metrics, config.job_max_attempts, config.job_ttl_seconds),
         waiter=waiter,
+        events=events,
         webhooks=webhooks,
         health=HealthService(functools.partial(redis_storage.ping, client), catalog),
         queues=queues,
+        operations=operations,
         metric_collectors=(
             metrics,
-            ClusterGauge(
-                "webhook_deliveries_waiting", "Webhook attempts waiting for their retry time", webhooks.waiting
-            ),
-            ClusterGauge(
-                "jobs_scheduled", "Jobs scheduled for later (run_at, delay, retry)", jobs_store.scheduled_count
-            ),
+            ClusterGauges(operations.gauges),
         ),
     )

@@ -60,6 +60,7 @@ def services(config: Config) -> Iterator[Services]:
     yield services
     services.metrics.close()  # nothing of this test may reach the next one's Redis
     services.waiter.close()
+    services.events.close_all()
 
 
 @pytest.fixture
@@ -86,6 +87,7 @@ def make_client(config: Config) -> Iterator[Callable[..., FlaskClient]]:
     for services in made:
         services.metrics.close()
         services.waiter.close()
+    services.events.close_all()
 
 
 @pytest.fixture

@@ -1,9 +1,10 @@
-"""CancelWatch: tells running jobs when someone asked to cancel them."""
+"""CancelWatch: tells running jobs when someone asked to cancel them (and says which jobs run)."""
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 
 log = logging.getLogger(__name__)
@@ -15,7 +16,8 @@ class CancelWatch:
     def __init__(self, cancel_requested: Callable[[list[str]], set[str]], interval_seconds: float = 0.2) -> None:
         self._cancel_requested = cancel_requested
         self._interval = interval_seconds
-        self._running: set[str] = set()
+        #: Job id → when its run started here (Unix seconds).
+        self._running: dict[str, float] = {}
         self._cancelled: set[str] = set()
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -25,12 +27,12 @@ class CancelWatch:
     def track(self, job_id: str) -> Callable[[], bool]:
         """Start watching a job; returns its ``stop_asked``. Call ``untrack`` when it ends."""
         with self._lock:
-            self._running.add(job_id)
+            self._running[job_id] = time.time()
         return lambda: job_id in self._cancelled
 
     def untrack(self, job_id: str) -> None:
         with self._lock:
-            self._running.discard(job_id)
+            self._running.pop(job_id, None)
             self._cancelled.discard(job_id)
 
     def _watch(self) -> None:
@@ -45,7 +47,12 @@ class CancelWatch:
                 log.warning("cannot see cancellation requests now", exc_info=True)
                 continue
             with self._lock:
-                self._cancelled |= asked & self._running
+                self._cancelled |= asked & self._running.keys()
+
+    def running(self) -> dict[str, float]:
+        """The jobs this process runs now, and since when (Unix seconds)."""
+        with self._lock:
+            return dict(self._running)
 
     def close(self) -> None:
         self._stop.set()

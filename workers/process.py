@@ -20,6 +20,7 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import dramatiq
@@ -104,17 +105,32 @@ def start_worker(config: Config, threads: int, role: str = "jobs", services: Ser
     services = services or build_services(config, client=client)
     broker = build_broker(config, services.queues)
     give_up = threading.Event()
+    description: dict[str, Any] = {
+        "id": f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}",
+        "host": socket.gethostname(),
+        "pid": os.getpid(),
+        "role": role,
+        "threads": threads,
+        "slots": threads,
+        "version": __version__,
+        "started_at": time.time(),
+    }
+    running: Callable[[], dict[str, float]]
     if role == "jobs":
         executor = ProcessExecutor(threads)
         cancel_watch = CancelWatch(services.runs.cancel_requested)
         declare_job_actor(broker, services, executor, cancel_watch, give_up)
         broker.add_middleware(GracefulStop(config.worker_shutdown_timeout_seconds, executor, give_up))
         broker.add_middleware(CloseOnShutdown(cancel_watch, executor, services.metrics))
+        running = cancel_watch.running
     else:
         sender = WebhookSender(config.webhook_timeout_seconds, config.webhook_allow_private_networks)
         declare_webhook_actor(broker, services, sender, give_up)
         broker.add_middleware(GracefulStop(config.worker_shutdown_timeout_seconds, None, give_up))
         broker.add_middleware(CloseOnShutdown(services.metrics))
+        running = dict
+    registry = WorkerRegistry(client, Keys(config.redis_namespace))
+    broker.add_middleware(Registration(registry, description, running, config.worker_lease_seconds))
     worker = dramatiq.Worker(broker, queues={ROLES[role]}, worker_threads=threads, worker_timeout=config.worker_poll_ms)
     # Dramatiq's default (twice the threads) would keep jobs waiting in a busy worker while another idles.
     worker.queue_prefetch = (config.worker_prefetch or threads) if role == "jobs" else threads
@@ -130,32 +146,46 @@ def hurry(worker: dramatiq.Worker) -> None:
             middleware.hurry()
 
 
-class Heartbeat:
-    """Keeps this process in the worker registry (``app.storage.workers``) while it runs."""
+class Registration(Middleware):
+    """Keeps this worker in the worker registry (``app.storage.workers``) from boot to shutdown:
+    what it is, and what it runs now, written every ``beat_seconds``. Its entry lives ``ttl_seconds``
+    unless renewed, so a killed worker leaves the registry by itself."""
 
-    def __init__(self, registry: WorkerRegistry, description: dict[str, Any], ttl_seconds: float) -> None:
-        self._registry = registry
+    def __init__(
+        self,
+        registry: WorkerRegistry,
+        description: dict[str, Any],
+        running: Callable[[], dict[str, float]],
+        ttl_seconds: float,
+    ) -> None:
+        self.registry = registry
         self.description = description
-        self._ttl_ms = int(ttl_seconds * 1000)
+        self.running = running
+        self.ttl_ms = int(ttl_seconds * 1000)
+        self.beat_seconds = min(1.0, ttl_seconds / 3)
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="worker-heartbeat", daemon=True)
+        self._thread = threading.Thread(target=self._beat, name="worker-heartbeat", daemon=True)
 
-    def start(self) -> Heartbeat:
+    def after_worker_boot(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
         self._thread.start()
-        return self
 
-    def _run(self) -> None:
-        while True:
-            with contextlib.suppress(StorageUnavailable):  # logged once per outage by the storage layer
-                self._registry.heartbeat(self.description["id"], self.description, self._ttl_ms)
-            if self._stop.wait(self._ttl_ms / 3000):
-                return
+    def before_worker_shutdown(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
+        self.description["stopping"] = True
 
-    def stop(self) -> None:
+    def after_worker_shutdown(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
         self._stop.set()
-        self._thread.join(timeout=2)
-        with contextlib.suppress(StorageUnavailable):  # the entry expires
-            self._registry.remove(self.description["id"])
+        if self._thread.is_alive():
+            self._thread.join(timeout=2)
+        with contextlib.suppress(StorageUnavailable):  # else the entry expires
+            self.registry.remove(self.description["id"])
+
+    def _beat(self) -> None:
+        while True:
+            running = [{"job_id": job_id, "since": since} for job_id, since in sorted(self.running().items())]
+            with contextlib.suppress(StorageUnavailable):  # logged once per outage by the storage layer
+                self.registry.heartbeat(self.description["id"], {**self.description, "running": running}, self.ttl_ms)
+            if self._stop.wait(self.beat_seconds):
+                return
 
 
 def _die_with_parent() -> None:
@@ -202,17 +232,6 @@ def main(argv: list[str] | None = None) -> None:
     if not wait_for_redis(config, stop):
         return
     worker = start_worker(config, args.threads, args.role)
-    description = {
-        "id": f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}",
-        "host": socket.gethostname(),
-        "pid": os.getpid(),
-        "role": args.role,
-        "threads": args.threads,
-        "version": __version__,
-        "started_at": time.time(),
-    }
-    registry = WorkerRegistry(redis_storage.connect(config), Keys(config.redis_namespace))
-    heartbeat = Heartbeat(registry, description, config.worker_lease_seconds).start()
     log.info("%s worker ready: %d threads (%.1f s)", args.role, args.threads, time.monotonic() - started)
 
     # A timed wait: a signal delivered to another thread runs its handler only once this thread wakes.
@@ -230,7 +249,6 @@ def main(argv: list[str] | None = None) -> None:
     watcher.start()
     worker.stop(timeout=int((config.worker_shutdown_timeout_seconds + 10) * 1000))
     worker.broker.close()
-    heartbeat.stop()
     log.info("stopped")
 
 

@@ -117,6 +117,10 @@ class JobNotFinished(ApiError):
     code = "JOB_NOT_FINISHED"
 
 
+class JobNotRetryable(ApiError):
+    code = "JOB_NOT_RETRYABLE"
+
+
 class PayloadTooLarge(ApiError):
     code = "PAYLOAD_TOO_LARGE"
 

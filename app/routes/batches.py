@@ -9,13 +9,15 @@ from marshmallow import RAISE
 
 from app import openapi
 from app.api import RATE_LIMIT_HEADERS, Blueprint
-from app.auth import current_owner, current_principal
+from app.auth import current_owner, current_principal, visible_owner
 from app.request_id import current_request_id
 from app.routes import services
 from app.schemas.batches import (
     BATCH_ID_PARAMETER,
     BatchCreatedSchema,
     BatchCreateSchema,
+    BatchListQuerySchema,
+    BatchListSchema,
     BatchPageSchema,
     BatchQuerySchema,
     BatchSchema,
@@ -79,6 +81,19 @@ def create_batch(
     return created, 202, {"Location": url_for(".get_batch", batch_id=made.batch.batch_id)}
 
 
+@blp.route("/batches", methods=["GET"])
+@blp.arguments(BatchListQuerySchema, location="query", unknown=RAISE)
+@blp.response(200, BatchListSchema, headers=RATE_LIMIT_HEADERS)
+@blp.errors(400, 401, 429, 503)
+def list_batches(query: dict[str, Any]) -> dict[str, Any]:
+    """List your batches (an admin: everyone's)
+
+    Newest first, `limit` at a time, without their jobs; pass `next_cursor` back as `cursor`.
+    """
+    batches, next_cursor = services().batches.list_batches(visible_owner(), query["limit"], query.get("cursor"))
+    return {"batches": [batch_view(batch) for batch in batches], "next_cursor": next_cursor}
+
+
 @blp.route("/batches/<batch_id>", methods=["GET"], parameters=[BATCH_ID_PARAMETER])
 @blp.arguments(BatchQuerySchema, location="query", unknown=RAISE)
 @blp.response(200, BatchPageSchema, headers=RATE_LIMIT_HEADERS)
@@ -90,7 +105,7 @@ def get_batch(query: dict[str, Any], batch_id: str) -> dict[str, Any]:
     jobs in the order submitted (`limit`, then `next_cursor` as `cursor`).
     """
     offset = int(query.get("cursor", 0))
-    page = services().batches.get_batch(batch_id, current_owner(), offset, query["limit"])
+    page = services().batches.get_batch(batch_id, visible_owner(), offset, query["limit"])
     return batch_view(page.batch, page.jobs, page.next_offset)
 
 
@@ -103,4 +118,4 @@ def cancel_batch(batch_id: str) -> dict[str, Any]:
     Jobs not yet running are cancelled at once, running ones are asked to stop; finished jobs stay
     as they are.
     """
-    return batch_view(services().batches.cancel_batch(batch_id, current_owner()))
+    return batch_view(services().batches.cancel_batch(batch_id, visible_owner()))

@@ -1,8 +1,10 @@
-"""The job endpoints: create, read (optionally waiting), list, cancel, redeliver the webhook."""
+"""The job endpoints: create, read (optionally waiting), list, cancel, retry, redeliver the webhook."""
 
 from __future__ import annotations
 
+import json
 import re
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
@@ -11,12 +13,27 @@ from marshmallow import RAISE
 
 from app import openapi
 from app.api import RATE_LIMIT_HEADERS, Blueprint
-from app.auth import current_owner, current_principal
+from app.auth import current_owner, current_principal, visible_owner
+from app.errors import Forbidden
 from app.models import Job
 from app.request_id import current_request_id
 from app.routes import services
-from app.schemas.job_queries import JobCreateHeadersSchema, JobListQuerySchema, JobPageSchema, WaitQuerySchema
-from app.schemas.jobs import JOB_ID_PARAMETER, JobCreatedSchema, JobCreateSchema, JobSchema
+from app.schemas.job_queries import (
+    EventsHeadersSchema,
+    JobCreateHeadersSchema,
+    JobListQuerySchema,
+    JobPageSchema,
+    WaitQuerySchema,
+)
+from app.schemas.jobs import (
+    JOB_ID_PARAMETER,
+    JobCreatedSchema,
+    JobCreateSchema,
+    JobSchema,
+    ProgressSchema,
+    WebhookAttemptSchema,
+)
+from app.services.events import Event
 from app.services.jobs import JobFilter
 from app.services.waiting import MAX_WAIT_SECONDS
 
@@ -92,12 +109,14 @@ def create_job(
 @blp.route("/jobs", methods=["GET"])
 @blp.arguments(JobListQuerySchema, location="query", unknown=RAISE)
 @blp.response(200, JobPageSchema, headers=RATE_LIMIT_HEADERS)
-@blp.errors(400, 401, 429, 503)
+@blp.errors(400, 401, 403, 429, 503)
 def list_jobs(query: dict[str, Any]) -> dict[str, Any]:
-    """List your jobs
+    """List your jobs (an admin: everyone's)
 
     Newest first, `limit` at a time; pass `next_cursor` back as `cursor` for the next page. Filters:
-    `status`, `algorithm`, `created_after`, `created_before` (exclusive bounds).
+    `status`, `algorithm`, `created_after`, `created_before` (exclusive bounds), and for admins
+    `owner` (an API key's id; `_` for jobs made while the API was open). A client key may name
+    only itself as `owner` (403 FORBIDDEN otherwise).
     """
     where = JobFilter(
         status=query["status"].value if "status" in query else None,
@@ -105,8 +124,19 @@ def list_jobs(query: dict[str, Any]) -> dict[str, Any]:
         created_after=_timestamp(query.get("created_after")),
         created_before=_timestamp(query.get("created_before")),
     )
-    jobs, next_cursor = services().jobs.list_jobs(current_owner(), where, query["limit"], query.get("cursor"))
+    owner = _listed_owner(query.get("owner"))
+    jobs, next_cursor = services().jobs.list_jobs(owner, where, query["limit"], query.get("cursor"))
     return {"jobs": jobs, "next_cursor": next_cursor}
+
+
+def _listed_owner(asked: str | None) -> str | None:
+    """Whose jobs a listing shows: the caller's own, or (an admin) anyone's or ``asked``'s."""
+    visible = visible_owner()
+    if asked is None or asked == visible:
+        return visible
+    if visible is not None:
+        raise Forbidden("Only an admin API key may list another owner's jobs", {"field": "owner"})
+    return asked
 
 
 @blp.route("/jobs/<job_id>", methods=["GET"], parameters=[JOB_ID_PARAMETER])
@@ -120,7 +150,7 @@ def get_job(job_id: str, wait: float = 0.0) -> Job:
     held until the job finishes or N seconds pass. A job is kept until `expires_at`; after that (and
     for ids that never existed, or that belong to another API key) the answer is 404 JOB_NOT_FOUND.
     """
-    return services().jobs.wait_for(job_id, current_owner(), wait)
+    return services().jobs.wait_for(job_id, visible_owner(), wait)
 
 
 @blp.route("/jobs/<job_id>/cancel", methods=["POST"], parameters=[JOB_ID_PARAMETER])
@@ -133,7 +163,7 @@ def cancel_job(job_id: str) -> Job:
     ended) within a fraction of a second and ends `cancelled` (unless it finished first, which then
     stands); meanwhile it shows `cancel_requested`. A finished job answers 409 JOB_ALREADY_FINISHED.
     """
-    return services().jobs.cancel_job(job_id, current_owner())
+    return services().jobs.cancel_job(job_id, visible_owner())
 
 
 @blp.route("/jobs/<job_id>/webhook/redeliver", methods=["POST"], parameters=[JOB_ID_PARAMETER])
@@ -146,7 +176,66 @@ def redeliver_webhook(job_id: str) -> Job:
     receivers can tell it is the same event. 404 when the job has no webhook, 409 when it has not
     finished yet.
     """
-    return services().jobs.redeliver_webhook(job_id, current_owner())
+    return services().jobs.redeliver_webhook(job_id, visible_owner())
+
+
+@blp.route("/jobs/<job_id>/retry", methods=["POST"], parameters=[JOB_ID_PARAMETER])
+@blp.response(202, JobSchema, headers=RATE_LIMIT_HEADERS)
+@blp.errors(401, 404, 409, 429, 503)
+def retry_job(job_id: str) -> Job:
+    """Run a failed or cancelled job again
+
+    It becomes `pending` as its next attempt (its last run joins `attempt_history`), keeps its
+    params and priority, and is kept `JOB_TTL_SECONDS` from now. If it has a webhook, the new
+    outcome is sent as a new event (a new `webhook-id`). Any other status answers 409
+    JOB_NOT_RETRYABLE.
+    """
+    return services().jobs.retry_job(job_id, visible_owner())
+
+
+@blp.route("/jobs/<job_id>/events", methods=["GET"], parameters=[JOB_ID_PARAMETER])
+@blp.arguments(EventsHeadersSchema, location="headers", as_kwargs=True)
+@blp.doc(
+    responses={
+        200: {
+            "description": "A stream of Server-Sent Events (see above)",
+            "content": {"text/event-stream": {"schema": {"type": "string"}}},
+        }
+    }
+)
+@blp.errors(400, 401, 404, 429, 503)
+def job_events(job_id: str, last_event_id: str | None = None) -> Response:
+    """Follow a job live (Server-Sent Events)
+
+    First the job's current state, then each change as it happens: `status` (data: the job, as
+    GET /jobs/{job_id} shows it), `progress` (data: its progress), `webhook` (data: one delivery
+    attempt); then `end` (data: `{"status": ...}`) once the job has finished and its webhook is
+    delivered or has failed, and the stream closes. Each event's `id` is the job's version: reconnect
+    with `Last-Event-ID` to get only what changed since. Comment lines keep an idle stream alive;
+    a stream lasts at most 5 minutes (reconnect to go on). 503 when this server process holds
+    `EVENT_STREAMS_MAX` streams.
+    """
+    events = services().jobs.stream_events(
+        job_id, visible_owner(), int(last_event_id) if last_event_id is not None else None
+    )
+    headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+    return Response(_server_sent(events), mimetype="text/event-stream", headers=headers)
+
+
+def _server_sent(events: Iterator[Event | None]) -> Iterator[str]:
+    """The events in the text/event-stream format (a comment for each keep-alive)."""
+    yield f"retry: {SSE_RETRY_MS}\n\n"
+    for event in events:
+        if event is None:
+            yield ": keep-alive\n\n"
+            continue
+        data = _event_schemas[event.kind].dump(event.data) if event.kind in _event_schemas else event.data
+        yield f"id: {event.id}\nevent: {event.kind}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n"
+
+
+#: Milliseconds a client waits before reconnecting a dropped stream.
+SSE_RETRY_MS = 1000
+_event_schemas = {"status": JobSchema(), "progress": ProgressSchema(), "webhook": WebhookAttemptSchema()}
 
 
 def _timestamp(moment: datetime | None) -> float | None:

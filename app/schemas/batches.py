@@ -10,6 +10,7 @@ from app.models import Batch
 from app.schemas.fields import Pattern, QueryInteger, Timestamp
 from app.schemas.jobs import JOB_ID_PARAMETER, JobCreateSchema, JobSchema, WebhookSchema, webhook_field
 from app.services.batches import MAX_BATCH_JOBS
+from app.services.jobs import CURSOR_PATTERN as LIST_CURSOR_PATTERN
 
 #: The ``batch_id`` path parameter, documented: any other value is 404 BATCH_NOT_FOUND.
 BATCH_ID_PARAMETER = {
@@ -72,6 +73,21 @@ class BatchQuerySchema(Schema):
     cursor = fields.String(
         validate=Pattern(CURSOR_PATTERN, error="must be the next_cursor of a previous page"),
         metadata={"description": "next_cursor of the previous page"},
+    )
+
+
+class BatchListQuerySchema(Schema):
+    limit = QueryInteger(load_default=DEFAULT_PAGE, validate=validate.Range(min=1, max=MAX_PAGE))
+    cursor = fields.String(
+        validate=Pattern(LIST_CURSOR_PATTERN, error="must be the next_cursor of a previous page"),
+        metadata={"description": "next_cursor of the previous page"},
+    )
+
+
+class BatchListSchema(Schema):
+    batches = fields.List(fields.Nested(BatchSchema), required=True, metadata={"description": "Newest first"})
+    next_cursor = fields.String(
+        allow_none=True, metadata={"description": "Pass as cursor for the next page; null on the last one"}
     )
 
 

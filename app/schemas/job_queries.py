@@ -10,6 +10,9 @@ from app.schemas.jobs import JobSchema
 from app.services.jobs import CURSOR_PATTERN
 from app.services.waiting import MAX_WAIT_SECONDS
 
+#: An owner id: an API key's (``key-…``, ``env-…``) or ``_`` (jobs made while the API was open).
+OWNER_PATTERN = r"^[A-Za-z0-9_-]+$"
+
 #: Largest page of a listing, and the page size when none is asked for.
 MAX_PAGE, DEFAULT_PAGE = 100, 20
 
@@ -39,6 +42,10 @@ class JobListQuerySchema(Schema):
     algorithm = fields.String(validate=validate.Length(min=1, max=64))
     created_after = QueryDateTime(metadata={"description": "ISO 8601 with a UTC offset; exclusive"})
     created_before = QueryDateTime(metadata={"description": "ISO 8601 with a UTC offset; exclusive"})
+    owner = fields.String(
+        validate=[validate.Length(min=1, max=64), Pattern(OWNER_PATTERN, error="must be an owner id")],
+        metadata={"description": "Admins: only this owner's jobs (an API key's id, or _)"},
+    )
 
 
 class JobPageSchema(Schema):
@@ -60,4 +67,12 @@ class JobCreateHeadersSchema(Schema):
             "description": f"wait=N: answer 200 with the finished job if it ends within N seconds "
             f"(at most {MAX_WAIT_SECONDS:g}), else 202 as usual"
         },
+    )
+
+
+class EventsHeadersSchema(Schema):
+    last_event_id = fields.String(
+        data_key="Last-Event-ID",
+        validate=Pattern(r"^[0-9]{1,15}$", error="must be the id of an event this stream sent"),
+        metadata={"description": "Resume after this event (browsers send it when they reconnect)"},
     )

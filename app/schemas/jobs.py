@@ -214,6 +214,12 @@ def attempt_history(job: Job) -> list[dict[str, Any]]:
 _attempts = AttemptSchema(many=True)
 
 
+class ProgressSchema(Schema):
+    fraction = fields.Float(metadata={"description": "How far the run is, 0 to 1", "example": 0.4})
+    message = fields.String(allow_none=True, metadata={"description": "What it does now", "example": "sieving"})
+    updated_at = Timestamp(metadata={"description": "When it was reported"})
+
+
 class JobSchema(Schema):
     job_id = fields.String(required=True, metadata={"example": "a1b2c3d4e5f6"})
     status = fields.Enum(JobStatus, by_value=True, required=True)
@@ -248,3 +254,11 @@ class JobSchema(Schema):
         },
     )
     batch_id = fields.String(allow_none=True, metadata={"description": "The batch it was submitted in"})
+    owner = fields.String(
+        metadata={"description": "The API key (its id) the job belongs to; _ when made while the API was open"}
+    )
+    progress = fields.Nested(
+        ProgressSchema,
+        allow_none=True,
+        metadata={"description": "What the current (or last) run last reported, if its algorithm reports progress"},
+    )

@@ -1,8 +1,9 @@
-"""AuthService: who is calling. API keys from ``API_KEYS`` or created with ``functionalscaffold keys``.
+"""AuthService: who is calling. API keys from ``API_KEYS`` and ``ADMIN_API_KEYS``, or created with
+``functionalscaffold keys``.
 
-With no key configured (none in ``API_KEYS``, none ever created) the API is open and every caller is
-``ANONYMOUS``, as in the API reference. Keys are looked up by their SHA-256 digest; a key found is remembered for
-``CACHE_SECONDS``, so a revocation takes effect within that time.
+With no key configured (none in either setting, none ever created) the API is open and every caller is
+``ANONYMOUS``, as in the API reference, and an admin. Keys are looked up by their SHA-256 digest; a
+key found is remembered for ``CACHE_SECONDS``, so a revocation takes effect within that time.
 """
 
 from __future__ import annotations
@@ -56,13 +57,21 @@ def digest(key: str) -> str:
 
 class AuthService:
     def __init__(
-        self, store: ApiKeyStore, static_keys: tuple[str, ...] = (), clock: Callable[[], float] = time.monotonic
+        self,
+        store: ApiKeyStore,
+        static_keys: tuple[str, ...] = (),
+        clock: Callable[[], float] = time.monotonic,
+        admin_keys: tuple[str, ...] = (),
     ) -> None:
         self._store = store
-        # Keys from API_KEYS, by digest; their owner id is derived from the digest, never the key.
+        # Keys from API_KEYS and ADMIN_API_KEYS, by digest; their owner id is derived from the digest, never the key.
         self._static = {
             digest(k): Principal(f"env-{digest(k)[:12]}", f"API_KEYS #{i + 1}") for i, k in enumerate(static_keys)
         }
+        self._static.update(
+            (digest(k), Principal(f"env-{digest(k)[:12]}", f"ADMIN_API_KEYS #{i + 1}", ADMIN))
+            for i, k in enumerate(admin_keys)
+        )
         self._clock = clock
         self._lock = threading.Lock()
         self._known: dict[str, tuple[Principal, float]] = {}
@@ -122,9 +131,7 @@ class AuthService:
             self._known[presented] = (principal, now + CACHE_SECONDS)
         return principal
 
-    def create_key(
-        self, name: str, role: str = CLIENT, max_priority: int = MAX_PRIORITY
-    ) -> tuple[str, dict[str, str]]:
+    def create_key(self, name: str, role: str = CLIENT, max_priority: int = MAX_PRIORITY) -> tuple[str, dict[str, str]]:
         """A new key (shown this once) and its record; only the key's digest is stored."""
         key = KEY_PREFIX + secrets.token_urlsafe(32)
         record = {

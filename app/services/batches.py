@@ -21,7 +21,7 @@ from typing import Any
 from app.errors import AlgorithmNotFound, BatchNotFound, IdempotencyKeyReused, InvalidRequest
 from app.metrics import JOBS_CREATED
 from app.models import Batch, JobStatus, Webhook
-from app.services.jobs import JOB_ID_BYTES, JobRequest, JobService, is_job_id
+from app.services.jobs import JOB_ID_BYTES, JobRequest, JobService, decode_cursor, encode_cursor, is_job_id
 from app.services.messages import JOBS_QUEUE, batch_webhook_message, webhook_message
 from app.services.webhooks import WebhookService, new_webhook_id
 from app.shared_metrics import SharedMetrics
@@ -148,8 +148,14 @@ class BatchService:
             )
         return prepared
 
-    def get_batch(self, batch_id: str, owner: str, offset: int = 0, limit: int = 0) -> BatchPage:
-        """The batch with a page of its jobs; ``BATCH_NOT_FOUND`` unless it exists and is ``owner``'s."""
+    def list_batches(self, owner: str | None, limit: int, cursor: str | None) -> tuple[list[Batch], str | None]:
+        """A page of the owner's batches (None: everyone's), newest first, and the next page's cursor."""
+        page = self._store.newest(owner, limit, decode_cursor(cursor) if cursor else None)
+        return page.batches, encode_cursor(*page.next_after) if page.next_after else None
+
+    def get_batch(self, batch_id: str, owner: str | None, offset: int = 0, limit: int = 0) -> BatchPage:
+        """The batch with a page of its jobs; ``BATCH_NOT_FOUND`` unless it exists and is ``owner``'s
+        (None: anyone's)."""
         if not is_job_id(batch_id):
             raise BatchNotFound(batch_id)
         page = self._store.get(batch_id, offset, limit)
@@ -157,7 +163,7 @@ class BatchService:
             raise BatchNotFound(batch_id)
         return page
 
-    def cancel_batch(self, batch_id: str, owner: str) -> Batch:
+    def cancel_batch(self, batch_id: str, owner: str | None) -> Batch:
         """Cancel every job of the batch not yet running, ask those running to stop (one round trip
         for all of them); finished jobs stay as they are."""
         self.get_batch(batch_id, owner)

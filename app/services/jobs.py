@@ -1,4 +1,5 @@
-"""JobService: create, read, list and cancel jobs, each visible only to the key that created it."""
+"""JobService: create, read, list, cancel and retry jobs, each visible only to the key that created
+it, and to admins (who pass ``owner=None``: any owner)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import math
 import re
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,10 +21,12 @@ from app.errors import (
     InvalidRequest,
     JobAlreadyFinished,
     JobNotFound,
+    JobNotRetryable,
 )
 from app.metrics import JOBS_CREATED
 from app.models import Job, JobStatus, Webhook
 from app.services.catalog import Catalog
+from app.services.events import Event, EventHub, job_events
 from app.services.messages import JOBS_QUEUE, run_job_message, webhook_message
 from app.services.waiting import Waiter
 from app.services.webhooks import WebhookService, new_webhook_id
@@ -101,6 +104,7 @@ class JobService:
         metrics: SharedMetrics,
         limits: JobLimits,
         waiter: Waiter,
+        events: EventHub,
         clock: Callable[[], float] = time.time,
         new_id: Callable[[], str] = lambda: secrets.token_hex(JOB_ID_BYTES),
     ) -> None:
@@ -110,6 +114,7 @@ class JobService:
         self._metrics = metrics
         self._limits = limits
         self._waiter = waiter
+        self._events = events
         self._clock = clock
         self._new_id = new_id
 
@@ -224,16 +229,17 @@ class JobService:
             return 0, round(request.delay_seconds * 1000), request.delay_seconds
         return 0, 0, 0.0
 
-    def get_job(self, job_id: str, owner: str) -> Job:
-        """The job, if it exists and belongs to ``owner``; ``JOB_NOT_FOUND`` otherwise, either way."""
+    def get_job(self, job_id: str, owner: str | None) -> Job:
+        """The job, if it exists and belongs to ``owner`` (None: anyone's); ``JOB_NOT_FOUND`` otherwise,
+        either way."""
         if not is_job_id(job_id):
             raise JobNotFound(job_id)
         job = self._store.get(job_id)
-        if job.owner != owner:
+        if owner is not None and job.owner != owner:
             raise JobNotFound(job_id)
         return job
 
-    def wait_for(self, job_id: str, owner: str, seconds: float) -> Job:
+    def wait_for(self, job_id: str, owner: str | None, seconds: float) -> Job:
         """The job once it has finished, or as it is after ``seconds`` (at most a minute)."""
         job = self.get_job(job_id, owner)
         if not job.status.finished and seconds > 0:
@@ -247,8 +253,23 @@ class JobService:
         except JobNotFound:
             return True  # expired meanwhile: nothing more to wait for
 
-    def list_jobs(self, owner: str, where: JobFilter, limit: int, cursor: str | None) -> tuple[list[Job], str | None]:
-        """A page of the owner's jobs, newest first, and the cursor of the next page (None at the end)."""
+    def stream_events(self, job_id: str, owner: str | None, last_event_id: int | None) -> Iterator[Event | None]:
+        """The job's live events (``app.services.events``), from its current state; ``JOB_NOT_FOUND``,
+        or ``SERVICE_UNAVAILABLE`` when this process holds too many streams, before any is sent."""
+        self.get_job(job_id, owner)
+        subscription = self._events.subscribe(job_id)
+        try:
+            first = self.get_job(job_id, owner)  # read after subscribing: no change falls between
+        except BaseException:
+            subscription.close()
+            raise
+        return job_events(lambda: self._store.get(job_id), subscription, first, last_event_id)
+
+    def list_jobs(
+        self, owner: str | None, where: JobFilter, limit: int, cursor: str | None
+    ) -> tuple[list[Job], str | None]:
+        """A page of the owner's jobs (None: everyone's), newest first, and the cursor of the next
+        page (None at the end)."""
         page = self._store.page(
             owner,
             where.status,
@@ -256,15 +277,15 @@ class JobService:
             limit,
             newer_than=where.created_after,
             older_than=where.created_before,
-            after=_decode_cursor(cursor) if cursor else None,
+            after=decode_cursor(cursor) if cursor else None,
         )
-        return page.jobs, _encode_cursor(*page.next_after) if page.next_after else None
+        return page.jobs, encode_cursor(*page.next_after) if page.next_after else None
 
-    def cancel_job(self, job_id: str, owner: str) -> Job:
+    def cancel_job(self, job_id: str, owner: str | None) -> Job:
         """Cancel a pending job at once, or ask a running one to stop; ``JOB_ALREADY_FINISHED`` otherwise."""
         if not is_job_id(job_id):
             raise JobNotFound(job_id)
-        answer = self._store.cancel(job_id, owner, self._clock(), webhook_message(job_id, 1), JOBS_QUEUE)
+        answer = self._store.cancel(job_id, owner or "", self._clock(), webhook_message(job_id, 1), JOBS_QUEUE)
         if answer == "not_found":
             raise JobNotFound(job_id)
         job = self._store.get(job_id)
@@ -272,9 +293,29 @@ class JobService:
             raise JobAlreadyFinished(job_id, job.status.value)
         return job
 
-    def redeliver_webhook(self, job_id: str, owner: str) -> Job:
+    def redeliver_webhook(self, job_id: str, owner: str | None) -> Job:
         """Send a finished job's webhook again (a new series of attempts, same ``webhook-id``)."""
         self._webhooks.redeliver(self.get_job(job_id, owner))
+        return self._store.get(job_id)
+
+    def retry_job(self, job_id: str, owner: str | None) -> Job:
+        """Run a failed or cancelled job again, as its next attempt (pending now, its priority kept,
+        kept ``JOB_TTL_SECONDS`` from now); its webhook, if any, will send the new outcome as a new
+        event (a new ``webhook-id``). ``JOB_NOT_RETRYABLE`` for a job in any other status."""
+        if not is_job_id(job_id):
+            raise JobNotFound(job_id)
+        job = self.get_job(job_id, owner)
+        answer = self._store.retry(
+            job_id,
+            owner or "",
+            run_job_message(job_id, job.priority),
+            new_webhook_id(),
+            self._limits.ttl_seconds,
+        )
+        if answer == "not_found":
+            raise JobNotFound(job_id)
+        if answer != "ok":
+            raise JobNotRetryable(job_id, answer)
         return self._store.get(job_id)
 
     def _timeout(self, asked: float | None, algorithm_default: float | None, path: str = "") -> float:
@@ -309,11 +350,11 @@ def _fingerprint(
 CURSOR_PATTERN = rf"^[0-9]{{1,15}}_[0-9a-f]{{{2 * JOB_ID_BYTES}}}$"
 
 
-def _encode_cursor(created_at: float, job_id: str) -> str:
+def encode_cursor(created_at: float, job_id: str) -> str:
     return f"{round(created_at * 1000)}_{job_id}"
 
 
-def _decode_cursor(cursor: str) -> tuple[float, str]:
+def decode_cursor(cursor: str) -> tuple[float, str]:
     if not re.fullmatch(CURSOR_PATTERN, cursor):
         raise InvalidRequest(
             "cursor is not one this API returned", {"field": "cursor", "errors": {"cursor": ["is not valid"]}}

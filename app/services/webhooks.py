@@ -10,19 +10,20 @@ import logging
 import secrets
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
 from app.errors import BatchNotFound, InvalidRequest, JobNotFinished, JobNotFound, WebhookNotFound
 from app.metrics import WEBHOOK_DELIVERIES, WEBHOOK_DURATION
 from app.models import Batch, Job, Webhook, WebhookAttempt, WebhookState, utc
 from app.services import destinations
-from app.services.messages import WEBHOOKS_QUEUE, webhook_message
+from app.services.messages import webhook_message
 from app.services.signing import Signer
 from app.shared_metrics import SharedMetrics
 from app.storage.batches import BatchStore
+from app.storage.job_records import encode_attempt
 from app.storage.jobs import JobStore
-from app.storage.queue import QueueStore, Receipt
+from app.storage.queue import Receipt
 from app.storage.webhooks import BATCH_SUBJECT, JOB_SUBJECT, WebhookStore
 
 log = logging.getLogger(__name__)
@@ -129,7 +130,6 @@ class WebhookService:
         self,
         jobs: JobStore,
         store: WebhookStore,
-        queues: QueueStore,
         batches: BatchStore,
         metrics: SharedMetrics,
         retry_delays: tuple[float, ...],
@@ -140,7 +140,6 @@ class WebhookService:
     ) -> None:
         self._jobs = jobs
         self._store = store
-        self._queues = queues
         self._batches = batches
         self._metrics = metrics
         self.retry_delays = retry_delays
@@ -190,11 +189,6 @@ class WebhookService:
             raise WebhookNotFound(job.job_id)
         if answer == "not_finished":
             raise JobNotFinished(job.job_id)
-
-    def waiting(self) -> int:
-        """Attempts waiting for their retry time (and first attempts not yet taken by a worker)."""
-        counts = self._queues.counts(WEBHOOKS_QUEUE)
-        return counts.due + counts.ready
 
     def prepare(self, job_id: str, series: int) -> Delivery | None:
         """The next attempt of this series of the job's webhook, signed; None when there is none to
@@ -248,11 +242,12 @@ class WebhookService:
             delivery.subject,
             delivery.series,
             delivery.number,
-            json.dumps(asdict(entry)),
+            encode_attempt(entry),
             state.value,
             reason,
             next_in_ms,
             receipt,
+            outcome.duration,
         )
         answer = outcome.status_code or outcome.error
         if recorded == 0:

@@ -17,9 +17,9 @@ from typing import Any
 import redis
 
 from app.errors import BatchNotFound
-from app.models import Batch, Job, JobStatus, Webhook, WebhookAttempt, WebhookState
+from app.models import Batch, Job, JobStatus, Webhook, WebhookState
 from app.storage import job_scripts as scripts
-from app.storage.job_records import decode, encode_input, encode_state, pairs
+from app.storage.job_records import decode, decode_attempt, encode_input, encode_state, pairs
 from app.storage.jobs import JobStore
 from app.storage.keys import Keys
 from app.storage.queue import JOBS_QUEUE, WEBHOOKS_QUEUE, QueuedMessage
@@ -39,6 +39,8 @@ _CREATE_SIGNATURE = Signature(
         "state",
         "webhook_message_id",
         "webhook_message",
+        "batch_index",
+        "created_at",
     ),
     variadic=True,  # each job: one JSON object (see BatchStore.create)
 )
@@ -67,6 +69,7 @@ for _, job in ipairs(jobs) do
 end
 q_wake(K.jobs)
 for _, key in ipairs({bk.state, bk.jobs}) do redis.call('EXPIRE', key, A.ttl) end
+add(A.batch_index, A.created_at, A.id, C.batch_prefix, tonumber(A.ttl))
 redis.call('SET', bk.input, A.input, 'EX', A.ttl)
 if A.idempotency ~= '' then redis.call('SET', A.idempotency, A.id .. ' ' .. A.fingerprint, 'EX', A.ttl) end
 promote(A.job_prefix)
@@ -78,7 +81,7 @@ _GET_SIGNATURE = Signature(
     args=(*scripts.CONTEXT_ARGS, "job_prefix", "offset", "limit"),
 )
 # The batch, and jobs offset..offset+limit-1 of it: {state, input, webhook log, total ids, then for
-# each job: id, state fields, input, output, webhook log, history}.
+# each job: id, state fields, input, output, webhook log, history, progress}.
 _GET = """
 promote(A.job_prefix)
 local bk = K.batch
@@ -94,9 +97,42 @@ for _, id in ipairs(redis.call('LRANGE', bk.jobs, first, first + limit - 1)) do
   table.insert(out, redis.call('GET', job .. ':output') or '')
   table.insert(out, redis.call('LRANGE', job .. ':webhook-log', 0, -1))
   table.insert(out, redis.call('LRANGE', job .. ':attempts', 0, -1))
+  table.insert(out, redis.call('GET', job .. ':progress') or '')
 end
 return out
 """
+
+
+_LIST_SIGNATURE = Signature(
+    keys=scripts.context(),
+    args=(*scripts.CONTEXT_ARGS, "owner", "batch_index_prefix", "max", "after", "after_score", "limit"),
+)
+# A page of the owner's batches ('' for every owner's), newest first, after the cursor (see
+# ``newest_first``): {more, last id read, its score, then for each batch: id, state, input, webhook log}.
+_LIST = """
+local keys = {}
+for _, owner in ipairs(owners_of(A.owner, false)) do table.insert(keys, A.batch_index_prefix .. owner) end
+local out = {0, '', ''}
+local function visit(id)
+  local key = C.batch_prefix .. id
+  local state = redis.call('HGETALL', key)
+  if #state == 0 then return false end
+  table.insert(out, id)
+  table.insert(out, state)
+  table.insert(out, redis.call('GET', key .. ':input') or '')
+  table.insert(out, redis.call('LRANGE', key .. ':webhook-log', 0, -1))
+  return true
+end
+out[1], out[2], out[3] = newest_first(keys, A.max, '-inf', A.after, A.after_score, tonumber(A.limit), visit)
+return out
+"""
+
+
+@dataclass(frozen=True)
+class BatchList:
+    batches: list[Batch]
+    #: Where the next page starts (created_at, batch id of the last entry read); None after the last page.
+    next_after: tuple[float, str] | None
 
 
 @dataclass(frozen=True)
@@ -124,6 +160,7 @@ class BatchStore:
         self._context = jobs.context
         self._create = NamedScript(client, _CREATE_SIGNATURE, scripts.LIBRARY + _CREATE)
         self._get = NamedScript(client, _GET_SIGNATURE, scripts.LIBRARY + _GET)
+        self._list = NamedScript(client, _LIST_SIGNATURE, scripts.LIBRARY + _LIST)
 
     def _keys_for(self, batch_id: str) -> dict[str, Any]:
         return {
@@ -184,6 +221,8 @@ class BatchStore:
                 "state": json.dumps([str(item) for pair in state.items() for item in pair]),
                 "webhook_message_id": webhook_message.id if webhook_message else "",
                 "webhook_message": webhook_message.data if webhook_message else "",
+                "batch_index": self._keys.batch_index(batch.owner),
+                "created_at": repr(batch.created_at),
             },
             rest,
         )
@@ -200,9 +239,31 @@ class BatchStore:
         state, given, log, total_ids, rest = raw[0], raw[1], raw[2], int(raw[3]), raw[4:]
         if not state:
             raise BatchNotFound(batch_id)
-        jobs = [decode(rest[i].decode(), pairs(rest[i + 1]), *rest[i + 2 : i + 6]) for i in range(0, len(rest), 6)]
+        jobs = [decode(rest[i].decode(), pairs(rest[i + 1]), *rest[i + 2 : i + 7]) for i in range(0, len(rest), 7)]
         next_offset = offset + len(jobs) if limit and offset + len(jobs) < total_ids else None
         return BatchPage(_decode_batch(batch_id, pairs(state), given, log), jobs, next_offset)
+
+    @translate_errors
+    def newest(self, owner: str | None, limit: int, after: tuple[float, str] | None = None) -> BatchList:
+        """A page of the owner's batches (``owner`` None: everyone's), newest first, after ``after``."""
+        raw = self._list(
+            {"webhooks": self._keys.queue(WEBHOOKS_QUEUE)},
+            {
+                **self._context,
+                "owner": owner or "",
+                "batch_index_prefix": self._keys.batch_index(""),
+                "max": repr(after[0]) if after else "+inf",
+                "after": after[1] if after else "",
+                "after_score": repr(after[0]) if after else "0",
+                "limit": limit,
+            },
+        )
+        more, last_id, last_score, rest = raw[0], raw[1], raw[2], raw[3:]
+        batches = [
+            _decode_batch(rest[i].decode(), pairs(rest[i + 1]), rest[i + 2] or None, rest[i + 3])
+            for i in range(0, len(rest), 4)
+        ]
+        return BatchList(batches, (float(last_score), last_id.decode()) if more else None)
 
     @translate_errors
     def job_ids(self, batch_id: str) -> list[str]:
@@ -220,7 +281,7 @@ def _decode_batch(batch_id: str, state: dict[bytes, bytes], given: bytes | None,
             state=WebhookState(data.get("webhook_state", "pending")),
             reason=data.get("webhook_reason"),
             series=int(data.get("webhook_series", 1)),
-            attempts=tuple(WebhookAttempt(**json.loads(entry)) for entry in log),
+            attempts=tuple(decode_attempt(entry) for entry in log),
             attempted=int(data.get("webhook_attempt", 0)),
         )
     return Batch(

@@ -7,10 +7,11 @@ be long (params, result, error, webhook url, request id) lives in the two string
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from typing import Any
 
 import algorithms
-from app.models import Attempt, Job, JobStatus, Webhook, WebhookAttempt, WebhookState
+from app.models import Attempt, Job, JobStatus, Progress, Webhook, WebhookAttempt, WebhookState
 
 _FLOAT_FIELDS = ("created_at", "expires_at", "started_at", "completed_at", "timeout", "next_run_at")
 #: Priority of a job whose state does not say (saving the field for the common case).
@@ -68,6 +69,7 @@ def decode(
     output: bytes | None,
     log: list[bytes] = (),
     history: list[bytes] = (),
+    progress: bytes | None = None,
 ) -> Job:
     data: dict[str, Any] = {key.decode(): value.decode() for key, value in state.items()}
     for name in _FLOAT_FIELDS:
@@ -83,7 +85,7 @@ def decode(
             state=WebhookState(data.get("webhook_state", "pending")),
             reason=data.get("webhook_reason"),
             series=int(data.get("webhook_series", 1)),
-            attempts=tuple(WebhookAttempt(**json.loads(entry)) for entry in log),
+            attempts=tuple(decode_attempt(entry) for entry in log),
             attempted=int(data.get("webhook_attempt", 0)),
         )
     return Job(
@@ -111,4 +113,24 @@ def decode(
         crashes=int(data.get("crashes", 0)),
         attempt_history=tuple(Attempt(**json.loads(entry)) for entry in history),
         batch_id=data.get("batch"),
+        progress=Progress(**json.loads(progress)) if progress else None,
+        version=int(data.get("v", 0)),
     )
+
+
+def encode_progress(progress: Progress) -> str:
+    return json.dumps({"fraction": progress.fraction, "message": progress.message, "updated_at": progress.updated_at})
+
+
+def encode_attempt(attempt: WebhookAttempt) -> str:
+    """A webhook log entry (its version is the job's, added by the script that records it)."""
+    fields = asdict(attempt)
+    del fields["version"]
+    return json.dumps(fields)
+
+
+def decode_attempt(entry: bytes) -> WebhookAttempt:
+    """A webhook log entry; a job's carries ``v``, the job's version when it was recorded."""
+    fields = json.loads(entry)
+    version = fields.pop("v", 0)
+    return WebhookAttempt(**fields, version=version)

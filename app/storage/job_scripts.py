@@ -13,23 +13,111 @@ job's (or batch's) webhook message is queued in the step that finishes it. Every
 ``C``, the context its helpers need (``context``).
 """
 
+from app.storage.events import EVENTS_LUA
 from app.storage.keys import BatchKeys, JobKeys, QueueKeys
 from app.storage.queue import DEFAULT_PRIORITY, QUEUE_LUA
 from app.storage.scripts import Signature, group
+from app.storage.stats import STATS_LUA
 
 JOB = group("job", JobKeys)
 BATCH = group("batch", BatchKeys)
 JOBS_QUEUE = group("jobs", QueueKeys)
 WEBHOOKS_QUEUE = group("webhooks", QueueKeys)
 #: Arguments every job script takes, bound into ``C`` by ``CONTEXT``.
-CONTEXT_ARGS = ("index_prefix", "scheduled", "batch_prefix", "channel", "history_limit", "retention")
+CONTEXT_ARGS = (
+    "index_prefix",
+    "scheduled",
+    "batch_prefix",
+    "channel",
+    "history_limit",
+    "retention",
+    "pending",
+    "running",
+    "watched",
+    "events",
+    "owners",
+    "stats",
+)
+
+#: Lua for listings (jobs, batches): read after ``C`` is bound.
+LISTING_LUA = """
+-- The owners whose indexes a listing reads: ``owner``, or every owner ('' asked: an admin's view).
+-- With ``tidy``, owners whose ``<prefix><owner><suffix>`` index is gone (all their entries were) are forgotten.
+local function owners_of(owner, tidy, prefix, suffix)
+  if owner ~= '' then return {owner} end
+  local owners = {}
+  for _, candidate in ipairs(redis.call('SMEMBERS', C.owners)) do
+    if tidy and redis.call('EXISTS', prefix .. candidate .. suffix) == 0 then redis.call('SREM', C.owners, candidate)
+    else table.insert(owners, candidate) end
+  end
+  return owners
+end
+
+-- Walks the sorted sets ``keys`` (each scored by creation time, Unix seconds) merged, newest first
+-- (ties: greater member first), scores from max down to min, after the cursor (after, after_score:
+-- the last entry of the previous page), calling visit(id) for each until ``limit`` visits found
+-- something (visit returns false for an entry whose record is gone: it is dropped). Entries past any
+-- record's life are dropped first; at most 10 × limit + 50 entries are read, so a call costs O(limit)
+-- per key. Returns more (1: call again from the last entry read), the last id read, its score.
+local function newest_first(keys, max, min, after, after_score, limit, visit)
+  local oldest = '(' .. (q_now() / 1000 - C.retention)
+  after_score = tonumber(after_score)
+  local streams = {}
+  for _, key in ipairs(keys) do
+    redis.call('ZREMRANGEBYSCORE', key, '-inf', oldest)
+    table.insert(streams, {key = key, buffer = {}, next = 1, offset = 0, done = false})
+  end
+  -- The stream's next entry {id, score, score as stored} after the cursor, or nil.
+  local function head(stream)
+    while stream.next > #stream.buffer do
+      if stream.done then return nil end
+      local entries = redis.call('ZREVRANGEBYSCORE', stream.key, max, min, 'WITHSCORES', 'LIMIT', stream.offset,
+                                 limit + 1)
+      stream.offset = stream.offset + #entries / 2
+      stream.done = #entries < 2 * (limit + 1)
+      stream.buffer, stream.next = {}, 1
+      for i = 1, #entries, 2 do
+        local id, score = entries[i], tonumber(entries[i + 1])
+        if not (after ~= '' and score == after_score and id >= after) then
+          table.insert(stream.buffer, {id, score, entries[i + 1]})
+        end
+      end
+    end
+    return stream.buffer[stream.next]
+  end
+  local scan_limit = 10 * limit + 50
+  local found, read, more, last_id, last_score, gone = 0, 0, 0, '', '', {}
+  while true do
+    local best, entry = nil, nil
+    for _, stream in ipairs(streams) do
+      local candidate = head(stream)
+      if candidate and (not entry or candidate[2] > entry[2] or (candidate[2] == entry[2] and candidate[1] > entry[1]))
+      then best, entry = stream, candidate end
+    end
+    if not best then break end
+    if found == limit or read == scan_limit then
+      more = 1
+      break
+    end
+    best.next = best.next + 1
+    read = read + 1
+    last_id, last_score = entry[1], entry[3]
+    if visit(entry[1]) then found = found + 1 else table.insert(gone, {best.key, entry[1]}) end
+  end
+  for _, dropped in ipairs(gone) do redis.call('ZREM', dropped[1], dropped[2]) end
+  return more, last_id, last_score
+end
+"""
 
 LIBRARY = (
     QUEUE_LUA
+    + STATS_LUA
+    + EVENTS_LUA
     + f"""
 local C = {{prefix = A.index_prefix, scheduled = A.scheduled, batch_prefix = A.batch_prefix, channel = A.channel,
            history_limit = tonumber(A.history_limit), retention = tonumber(A.retention), webhooks = K.webhooks,
-           tidied = {{}}}}
+           pending = A.pending, running = A.running, watched = A.watched, events = A.events, owners = A.owners,
+           stats = A.stats, tidied = {{}}, changed = {{}}}}
 
 local function index(owner, status, algorithm)
   local prefix = C.prefix
@@ -81,9 +169,36 @@ local function count_in_batch(batch, from, to)
   redis.call('PUBLISH', C.channel, 'batch:' .. batch)
 end
 
+-- The job changed (once per script): its version goes up, and if someone streams its events
+-- (C.watched), its id is announced on C.events.
+local function changed(jk, id)
+  if C.changed[id] then return end
+  C.changed[id] = true
+  e_changed(jk.state, id, C.watched, C.events)
+end
+
+-- Keeps the cluster-wide sets of pending and running jobs (the gauges' source) in step.
+local function track(id, from, to)
+  if from == 'pending' then redis.call('ZREM', C.pending, id)
+  elseif from == 'running' then redis.call('ZREM', C.running, id) end
+  if to == 'pending' then redis.call('ZADD', C.pending, q_now(), id)
+  elseif to == 'running' then redis.call('ZADD', C.running, q_now(), id) end
+end
+
+-- Counts a job's end (or a failed run to retry) in the jobs queue's recent activity; run time from
+-- its start to ``now`` (Unix seconds), when it ran.
+local function count_run(jk, outcome, now)
+  local started = redis.call('HGET', jk.state, 'started_at')
+  local run_ms = nil
+  if started and now then run_ms = math.max(0, (tonumber(now) - tonumber(started)) * 1000) end
+  s_count(C.stats, 'jobs', outcome, run_ms)
+end
+
 -- Moves a job from the indexes (and its batch's counter) of one status to those of another.
 local function move(jk, id, from, to)
   redis.call('HSET', jk.state, 'status', to)
+  track(id, from, to)
+  changed(jk, id)
   local owner, algorithm, created, expires, batch = unpack(redis.call('HMGET', jk.state, 'owner', 'algorithm',
     'created_at', 'expires_at', 'batch'))
   if batch then count_in_batch(batch, from, to) end
@@ -110,16 +225,25 @@ local function remember(jk, entry)
   if ttl > 0 then redis.call('PEXPIRE', jk.attempts, ttl) end
 end
 
--- A job just finished: queue its webhook's delivery and tell the requests waiting for it.
+-- A job just finished: queue its webhook's delivery and tell the requests waiting for it. Callers
+-- pass the message of series 1 (``messages.webhook_message``); a job run again after it had ended
+-- (a retry) has a later series, which the message is rewritten for: args[2] and the id name it.
 local function finished(jk, id, webhook_message_id, webhook_message)
   if redis.call('HEXISTS', jk.state, 'webhook_id') == 1 then
+    local series = tonumber(redis.call('HGET', jk.state, 'webhook_series') or '1')
+    if series ~= 1 then
+      local message = cjson.decode(webhook_message)
+      message.args[2] = series
+      message.message_id = id .. ':' .. series
+      webhook_message_id, webhook_message = message.message_id, cjson.encode(message)
+    end
     q_enqueue(C.webhooks, webhook_message_id, webhook_message, {DEFAULT_PRIORITY}, 0)
   end
   redis.call('PUBLISH', C.channel, id)
 end
 
--- What an Idempotency-Key made earlier (its record still there, under prefix): {'replay', id} for
--- the same request (fingerprint), {'conflict', id} for another; nil when nothing or no key.
+-- What an Idempotency-Key made earlier (its record still there, under prefix): {"replay", id} for
+-- the same request (fingerprint), {"conflict", id} for another; nil when nothing or no key.
 local function made_before(idempotency, fingerprint, prefix)
   if idempotency == '' then return nil end
   local earlier = redis.call('GET', idempotency)
@@ -145,7 +269,11 @@ local function create(jk, id, fields, input, message, priority, due_ms, delay_ms
   local owner, algorithm, created, status = unpack(redis.call('HMGET', jk.state, 'owner', 'algorithm',
     'created_at', 'status'))
   for _, key in ipairs(index(owner, status, algorithm)) do add(key, created, id, job_prefix, ttl) end
-  if status == 'scheduled' then redis.call('ZADD', C.scheduled, due, id) end
+  if not C.owners_added then
+    redis.call('SADD', C.owners, owner)
+    C.owners_added = true
+  end
+  if status == 'scheduled' then redis.call('ZADD', C.scheduled, due, id) else track(id, nil, status) end
   q_enqueue_at(K.jobs, id, message, priority, due, quiet)
   return status
 end
@@ -160,6 +288,7 @@ local function promote(job_prefix)
   end
 end
 """
+    + LISTING_LUA
 )
 
 
@@ -212,7 +341,11 @@ START_SIGNATURE = Signature(
 START = """
 local jk, id, now = K.job, A.id, A.now
 local status = redis.call('HGET', jk.state, 'status')
-if not status then return false end
+if not status then  -- gone (expired while it waited): nothing of it may linger in the gauges
+  track(id, 'pending', nil)
+  track(id, 'running', nil)
+  return false
+end
 if status == 'scheduled' or status == 'pending' or status == 'running' then
   if status == 'scheduled' then redis.call('ZREM', C.scheduled, id) end
   if status == 'running' then
@@ -223,18 +356,25 @@ if status == 'scheduled' or status == 'pending' or status == 'running' then
   end
   if redis.call('HGET', jk.state, 'cancel_requested') == '1' then
     redis.call('HSET', jk.state, 'completed_at', now)
+    s_count(C.stats, 'jobs', 'x', nil)
     move(jk, id, status, 'cancelled')
     finished(jk, id, A.webhook_id, A.webhook)
   elseif tonumber(redis.call('HGET', jk.state, 'crashes') or '0') >= tonumber(A.max_crashes) then
     redis.call('HSET', jk.state, 'completed_at', now)
     output(jk, cjson.encode({error = A.give_up_error}))
+    s_count(C.stats, 'jobs', 'f', nil)
     move(jk, id, status, 'failed')
     finished(jk, id, A.webhook_id, A.webhook)
   else
     redis.call('HSET', jk.state, 'started_at', now)
     redis.call('HDEL', jk.state, 'next_run_at')
+    redis.call('DEL', jk.progress)  -- a new run reports its own
     redis.call('HINCRBY', jk.state, 'attempts', 1)
-    if status ~= 'running' then move(jk, id, status, 'running') end
+    if status ~= 'running' then move(jk, id, status, 'running')
+    else
+      track(id, 'running', 'running')  -- its run starts again now
+      changed(jk, id)
+    end
   end
 end
 return {status, redis.call('HGETALL', jk.state), redis.call('GET', jk.input), redis.call('GET', jk.output),
@@ -273,11 +413,14 @@ end
 local retry_in = tonumber(A.retry_in_ms)
 if retry_in >= 0 then
   local due = q_now() + retry_in
+  count_run(jk, 'r', A.now)
   remember(jk, cjson.decode(A.entry))
   redis.call('HSET', jk.state, 'next_run_at', due / 1000)
   local ttl_ms = retry_in + tonumber(A.ttl) * 1000
   if redis.call('PTTL', jk.state) < ttl_ms then
-    for _, key in ipairs({jk.state, jk.input, jk.attempts, jk.webhook_log}) do redis.call('PEXPIRE', key, ttl_ms) end
+    for _, key in ipairs({jk.state, jk.input, jk.attempts, jk.webhook_log, jk.progress}) do
+      redis.call('PEXPIRE', key, ttl_ms)
+    end
     redis.call('HSET', jk.state, 'expires_at', (q_now() + ttl_ms) / 1000)
   end
   move(jk, id, 'running', 'scheduled')
@@ -291,6 +434,7 @@ end
 q_ack(K.jobs, id, A.delivery)
 redis.call('HSET', jk.state, 'completed_at', A.now)
 output(jk, A.output)
+count_run(jk, ({completed = 'c', failed = 'f', cancelled = 'x'})[A.status], A.now)
 move(jk, id, 'running', A.status)
 finished(jk, id, A.webhook_id, A.webhook)
 return 1
@@ -327,7 +471,59 @@ GET_SIGNATURE = Signature(keys=context(JOB), args=(*CONTEXT_ARGS, "job_prefix"))
 GET = """
 promote(A.job_prefix)
 return {redis.call('HGETALL', K.job.state), redis.call('GET', K.job.input), redis.call('GET', K.job.output),
-        redis.call('LRANGE', K.job.webhook_log, 0, -1), redis.call('LRANGE', K.job.attempts, 0, -1)}
+        redis.call('LRANGE', K.job.webhook_log, 0, -1), redis.call('LRANGE', K.job.attempts, 0, -1),
+        redis.call('GET', K.job.progress)}
+"""
+
+PROGRESS_SIGNATURE = Signature(keys=context(JOB), args=(*CONTEXT_ARGS, "id", "attempt", "progress"))
+# The progress this attempt of a running job reports (JSON), kept with the job's TTL. Returns 1,
+# or 0 when the job has moved on (another attempt, or it ended): a late report changes nothing.
+PROGRESS = """
+local jk, id = K.job, A.id
+local status, attempts = unpack(redis.call('HMGET', jk.state, 'status', 'attempts'))
+if status ~= 'running' or attempts ~= A.attempt then return 0 end
+local ttl = redis.call('PTTL', jk.state)
+if ttl > 0 then redis.call('SET', jk.progress, A.progress, 'PX', ttl)
+else redis.call('SET', jk.progress, A.progress) end
+changed(jk, id)
+return 1
+"""
+
+RETRY_SIGNATURE = Signature(
+    keys=context(JOB, JOBS_QUEUE),
+    args=(*CONTEXT_ARGS, "id", "owner", "message", "webhook_id", "ttl", "job_prefix"),
+)
+# A failed or cancelled job runs again, as its next attempt: its last run joins its history, its
+# outcome is cleared, it is pending (its run message queued, its priority kept) and lives a ttl
+# from now. Its webhook starts a new series under a new id (a new event). An empty owner stands
+# for any. Returns 'ok', 'not_found' or the status that cannot be retried.
+RETRY = """
+local jk, id = K.job, A.id
+promote(A.job_prefix)
+local status, owner, attempts, started, completed = unpack(redis.call('HMGET', jk.state, 'status', 'owner',
+  'attempts', 'started_at', 'completed_at'))
+if not status or (A.owner ~= '' and (owner or '_') ~= A.owner) then return 'not_found' end
+if status ~= 'failed' and status ~= 'cancelled' then return status end
+if started then
+  local output = cjson.decode(redis.call('GET', jk.output) or '{}')
+  local error = output.error
+  if error == nil then error = cjson.null end
+  remember(jk, {attempt = tonumber(attempts), started_at = tonumber(started), ended_at = tonumber(completed),
+                outcome = status, error = error})
+end
+redis.call('HDEL', jk.state, 'started_at', 'completed_at', 'cancel_requested', 'crashes', 'next_run_at')
+redis.call('DEL', jk.output, jk.progress)
+local ttl_ms = tonumber(A.ttl) * 1000
+for _, key in ipairs({jk.state, jk.input, jk.attempts, jk.webhook_log}) do redis.call('PEXPIRE', key, ttl_ms) end
+redis.call('HSET', jk.state, 'expires_at', (q_now() + ttl_ms) / 1000)
+if redis.call('HEXISTS', jk.state, 'webhook_id') == 1 then
+  redis.call('HINCRBY', jk.state, 'webhook_series', 1)
+  redis.call('HSET', jk.state, 'webhook_id', A.webhook_id, 'webhook_state', 'pending', 'webhook_attempt', 0)
+  redis.call('HDEL', jk.state, 'webhook_reason', 'webhook_next_at')
+end
+move(jk, id, status, 'pending')
+q_enqueue_at(K.jobs, id, A.message, redis.call('HGET', jk.state, 'priority') or Q_DEFAULT_PRIORITY, 0)
+return 'ok'
 """
 
 CANCEL_SIGNATURE = Signature(
@@ -345,6 +541,7 @@ if status == 'pending' or status == 'scheduled' then
   redis.call('HSET', jk.state, 'completed_at', A.now)
   redis.call('HDEL', jk.state, 'next_run_at')
   redis.call('ZREM', C.scheduled, id)
+  s_count(C.stats, 'jobs', 'x', nil)
   move(jk, id, status, 'cancelled')
   q_remove(K.jobs, id)
   finished(jk, id, A.webhook_id, A.webhook)
@@ -352,18 +549,20 @@ if status == 'pending' or status == 'scheduled' then
 end
 if status == 'running' then
   redis.call('HSET', jk.state, 'cancel_requested', '1')
+  changed(jk, id)
   return 'requested'
 end
 return 'finished'
 """
 
 PAGE_SIGNATURE = Signature(
-    keys=context("index"),
+    keys=context(),
     args=(
         *CONTEXT_ARGS,
+        "owner",
+        "status",
+        "algorithm",
         "job_prefix",
-        "log_suffix",
-        "attempts_suffix",
         "max",
         "min",
         "after",
@@ -371,48 +570,37 @@ PAGE_SIGNATURE = Signature(
         "limit",
         "input_suffix",
         "output_suffix",
+        "log_suffix",
+        "attempts_suffix",
+        "progress_suffix",
     ),
 )
-# Newest first, after the cursor, reading at most a bounded number of entries, so a call costs
-# O(limit) whatever the index holds; entries of jobs gone are dropped, those past any job's life at
-# once. Returns {more, last id read, its score, then for each job: id, state fields, input, output,
-# webhook log, history}.
+# A page of the index of ``owner`` ('' for every owner: their indexes merged) for ``status`` and
+# ``algorithm`` ('*': any), newest first (ties: greater id first), after the cursor. It reads at
+# most a bounded number of entries, so a call costs O(limit) per owner whatever the indexes hold;
+# entries of jobs gone are dropped, those past any job's life at once, owners with no job left
+# forgotten. Returns {more, last id read, its score, then for each job: id, state fields, input,
+# output, webhook log, history, progress}.
 PAGE = """
 promote(A.job_prefix)
-local key, prefix, after, after_score = K.index, A.job_prefix, A.after, A.after_score
-redis.call('ZREMRANGEBYSCORE', key, '-inf', '(' .. (q_now() / 1000 - C.retention))
-local limit = tonumber(A.limit)
-local scan_limit = 10 * limit + 50
-local out, found, read, offset, more, gone = {0, '', ''}, 0, 0, 0, 0, {}
-while more == 0 do
-  local entries = redis.call('ZREVRANGEBYSCORE', key, A.max, A.min, 'WITHSCORES', 'LIMIT', offset, limit + 1)
-  for i = 1, #entries, 2 do
-    local id, score = entries[i], entries[i + 1]
-    if not (after ~= '' and tonumber(score) == tonumber(after_score) and id >= after) then
-      if found == limit or read == scan_limit then
-        more = 1
-        break
-      end
-      read = read + 1
-      out[2], out[3] = id, score
-      local fields = redis.call('HGETALL', prefix .. id)
-      if #fields == 0 then
-        table.insert(gone, id)
-      else
-        found = found + 1
-        table.insert(out, id)
-        table.insert(out, fields)
-        table.insert(out, redis.call('GET', prefix .. id .. A.input_suffix) or '')
-        table.insert(out, redis.call('GET', prefix .. id .. A.output_suffix) or '')
-        table.insert(out, redis.call('LRANGE', prefix .. id .. A.log_suffix, 0, -1))
-        table.insert(out, redis.call('LRANGE', prefix .. id .. A.attempts_suffix, 0, -1))
-      end
-    end
-  end
-  if #entries < 2 * (limit + 1) then break end
-  offset = offset + limit + 1
+local prefix = A.job_prefix
+local keys = {}
+for _, owner in ipairs(owners_of(A.owner, A.status == '*' and A.algorithm == '*', C.prefix, ':*:*')) do
+  table.insert(keys, C.prefix .. owner .. ':' .. A.status .. ':' .. A.algorithm)
 end
-for _, id in ipairs(gone) do redis.call('ZREM', key, id) end
-out[1] = more
+local out = {0, '', ''}
+local function visit(id)
+  local fields = redis.call('HGETALL', prefix .. id)
+  if #fields == 0 then return false end
+  table.insert(out, id)
+  table.insert(out, fields)
+  table.insert(out, redis.call('GET', prefix .. id .. A.input_suffix) or '')
+  table.insert(out, redis.call('GET', prefix .. id .. A.output_suffix) or '')
+  table.insert(out, redis.call('LRANGE', prefix .. id .. A.log_suffix, 0, -1))
+  table.insert(out, redis.call('LRANGE', prefix .. id .. A.attempts_suffix, 0, -1))
+  table.insert(out, redis.call('GET', prefix .. id .. A.progress_suffix) or '')
+  return true
+end
+out[1], out[2], out[3] = newest_first(keys, A.max, A.min, A.after, A.after_score, tonumber(A.limit), visit)
 return out
 """

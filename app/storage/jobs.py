@@ -15,17 +15,16 @@ that wait. The scripts reach index keys from a prefix: this layout assumes one R
 from __future__ import annotations
 
 import json
-import time
 from dataclasses import asdict, dataclass
 from typing import Any
 
 import redis
 
 from app.errors import JobNotFound
-from app.models import Attempt, Job, JobStatus
+from app.models import Attempt, Job, JobStatus, Progress
 from app.storage import job_scripts as scripts
 from app.storage.batching import ScriptBatcher
-from app.storage.job_records import decode, encode_input, encode_state, pairs
+from app.storage.job_records import decode, encode_input, encode_progress, encode_state, pairs
 from app.storage.keys import Keys
 from app.storage.queue import WEBHOOKS_QUEUE, QueuedMessage, Receipt
 from app.storage.redis import translate_errors
@@ -69,7 +68,9 @@ class JobStore:
         self._finish = script(scripts.FINISH_SIGNATURE, scripts.FINISH)
         self._requeue = script(scripts.REQUEUE_SIGNATURE, scripts.REQUEUE)
         self._cancel = script(scripts.CANCEL_SIGNATURE, scripts.CANCEL)
+        self._retry = script(scripts.RETRY_SIGNATURE, scripts.RETRY)
         self._page = script(scripts.PAGE_SIGNATURE, scripts.PAGE)
+        self._progress = script(scripts.PROGRESS_SIGNATURE, scripts.PROGRESS)
         self._batched = ScriptBatcher(client).call
         #: What every job script takes besides its own arguments (``job_scripts.CONTEXT_ARGS``).
         self.context = {
@@ -79,6 +80,12 @@ class JobStore:
             "channel": keys.finished_channel,
             "history_limit": HISTORY_LIMIT,
             "retention": retention_seconds,
+            "pending": keys.pending_jobs,
+            "running": keys.running_jobs,
+            "watched": keys.watched_jobs,
+            "events": keys.job_events_channel,
+            "owners": keys.owners,
+            "stats": keys.stats_prefix,
         }
 
     def _keys_of(self, job_id: str, jobs_queue: str | None = None) -> dict[str, Any]:
@@ -133,10 +140,12 @@ class JobStore:
     @translate_errors
     def get(self, job_id: str) -> Job:
         """The job with its webhook log and history, in one round trip."""
-        state, given, output, log, history = self._get(self._keys_of(job_id), self._args(job_prefix=self._keys.job("")))
+        state, given, output, log, history, progress = self._get(
+            self._keys_of(job_id), self._args(job_prefix=self._keys.job(""))
+        )
         if not state:
             raise JobNotFound(job_id)
-        return decode(job_id, pairs(state), given, output, log, history)
+        return decode(job_id, pairs(state), given, output, log, history, progress)
 
     @translate_errors
     def start(
@@ -239,6 +248,24 @@ class JobStore:
         ).decode()
 
     @translate_errors
+    def retry(self, job_id: str, owner: str, message: QueuedMessage, webhook_id: str, ttl_seconds: int) -> str:
+        """Run a failed or cancelled job again as its next attempt (``message`` queued now, its
+        webhook a new series under ``webhook_id``, the job kept ``ttl_seconds`` from now): 'ok',
+        'not_found', or the status that cannot be retried. ``owner`` '' matches any owner."""
+        answer = self._retry(
+            self._keys_of(job_id, message.queue),
+            self._args(
+                id=job_id,
+                owner=owner,
+                message=message.data,
+                webhook_id=webhook_id,
+                ttl=ttl_seconds,
+                job_prefix=self._keys.job(""),
+            ),
+        )
+        return answer.decode()
+
+    @translate_errors
     def cancel_all(self, job_ids: list[str], now: float, webhooks: list[QueuedMessage], jobs_queue: str) -> list[str]:
         """``cancel`` each job (whoever owns it), in one round trip; the answers in order."""
         pipe = self._client.pipeline(transaction=False)
@@ -263,14 +290,18 @@ class JobStore:
         return {job_id for job_id, flag in zip(job_ids, pipe.execute(), strict=True) if flag == b"1"}
 
     @translate_errors
-    def scheduled_count(self) -> int:
-        """Jobs scheduled for later (not yet due), cluster-wide."""
-        return int(self._client.zcount(self._keys.scheduled_jobs, f"({int(time.time() * 1000)}", "+inf"))
+    def report_progress(self, job_id: str, attempt: int, progress: Progress) -> bool:
+        """Keep what attempt ``attempt`` of a running job reports; False (nothing kept) once the job
+        has moved on."""
+        answer = self._progress(
+            self._keys_of(job_id), self._args(id=job_id, attempt=attempt, progress=encode_progress(progress))
+        )
+        return bool(answer)
 
     @translate_errors
     def page(
         self,
-        owner: str,
+        owner: str | None,
         status: str | None,
         algorithm: str | None,
         limit: int,
@@ -278,14 +309,18 @@ class JobStore:
         older_than: float | None = None,
         after: tuple[float, str] | None = None,
     ) -> Page:
-        """A page of the owner's jobs, newest first, after ``after`` (created_at, job id)."""
+        """A page of the owner's jobs (``owner`` None: everyone's), newest first, after ``after``
+        (created_at, job id)."""
         top = repr(after[0]) if after else "+inf"
         if older_than is not None and (after is None or older_than <= after[0]):
             top = f"({older_than!r}"
         bottom = f"({newer_than!r}" if newer_than is not None else "-inf"
         raw = self._page(
-            {"index": self._keys.job_index(owner, status, algorithm), "webhooks": self._keys.queue(WEBHOOKS_QUEUE)},
+            {"webhooks": self._keys.queue(WEBHOOKS_QUEUE)},
             self._args(
+                owner=owner or "",
+                status=status or "*",
+                algorithm=algorithm or "*",
                 job_prefix=self._keys.job(""),
                 log_suffix=self._keys.webhook_log_suffix,
                 attempts_suffix=self._keys.attempts_suffix,
@@ -296,6 +331,7 @@ class JobStore:
                 limit=limit,
                 input_suffix=self._keys.input_suffix,
                 output_suffix=self._keys.output_suffix,
+                progress_suffix=self._keys.progress_suffix,
             ),
         )
         more, last_id, last_score, entries = raw[0], raw[1], raw[2], raw[3:]
@@ -307,7 +343,8 @@ class JobStore:
                 entries[i + 3],
                 entries[i + 4],
                 entries[i + 5],
+                entries[i + 6],
             )
-            for i in range(0, len(entries), 6)
+            for i in range(0, len(entries), 7)
         ]
         return Page(jobs, (float(last_score), last_id.decode()) if more else None)

@@ -18,6 +18,8 @@ class QueueKeys:
     due: str
     #: Sorted set: delivered message ids, scored by when their lease runs out (Unix ms).
     leased: str
+    #: Sorted set: the ids of ``ready``, scored by when each became deliverable (Unix ms): the oldest's age.
+    waiting: str
     #: Hash: message id -> the encoded message, from enqueue until acknowledged.
     messages: str
     #: Hash: message id -> priority, for messages not of the default priority.
@@ -48,6 +50,8 @@ class JobKeys:
     webhook_log: str
     #: List: the runs that did not end the job (failed and retried, crashed), JSON each.
     attempts: str
+    #: String: the latest progress its algorithm reported (JSON), when it reported any.
+    progress: str
 
 
 @dataclass(frozen=True)
@@ -80,6 +84,7 @@ class Keys:
     output_suffix = ":output"
     webhook_log_suffix = ":webhook-log"
     attempts_suffix = ":attempts"
+    progress_suffix = ":progress"
 
     def job_input(self, job_id: str) -> str:
         """String: the job's params, request id and webhook url (JSON), written once, with its TTL."""
@@ -101,6 +106,7 @@ class Keys:
             job + self.output_suffix,
             job + self.webhook_log_suffix,
             job + self.attempts_suffix,
+            job + self.progress_suffix,
         )
 
     @property
@@ -116,6 +122,40 @@ class Keys:
     def scheduled_jobs(self) -> str:
         """Sorted set: the id of every scheduled job, scored by when it is due (Unix ms)."""
         return f"{self.namespace}:jobs:scheduled"
+
+    @property
+    def pending_jobs(self) -> str:
+        """Sorted set: the id of every pending job, scored by when it became pending (Unix ms)."""
+        return f"{self.namespace}:jobs:pending-since"
+
+    @property
+    def running_jobs(self) -> str:
+        """Sorted set: the id of every running job, scored by when its run started (Unix ms)."""
+        return f"{self.namespace}:jobs:running-since"
+
+    @property
+    def watched_jobs(self) -> str:
+        """Sorted set: the jobs whose events someone streams, scored by when that interest lapses (Unix ms)."""
+        return f"{self.namespace}:jobs:watched"
+
+    @property
+    def job_events_channel(self) -> str:
+        """Pub/sub channel: the id of each watched job that has just changed (for event streams)."""
+        return f"{self.namespace}:job-events"
+
+    @property
+    def owners(self) -> str:
+        """Set: every owner (API key id, or ``_``) that has created jobs or batches: whose indexes an admin reads."""
+        return f"{self.namespace}:owners"
+
+    def batch_index(self, owner: str) -> str:
+        """Sorted set: the owner's batch ids, scored by creation time (Unix seconds)."""
+        return f"{self.namespace}:batches:{owner}"
+
+    @property
+    def stats_prefix(self) -> str:
+        """What precedes ``<queue>:10s:<n>`` and ``<queue>:1m:<n>``: hashes of a queue's recent outcomes."""
+        return f"{self.namespace}:stats:"
 
     @property
     def job_index_prefix(self) -> str:
@@ -170,6 +210,7 @@ class Keys:
             ready=prefix + "ready",
             due=prefix + "due",
             leased=prefix + "leased",
+            waiting=prefix + "waiting",
             messages=prefix + "messages",
             priorities=prefix + "priorities",
             deliveries=prefix + "deliveries",

@@ -65,6 +65,7 @@ local function q_ready(q, id, front)
   local order = 0
   if not front then order = redis.call('INCR', q.sequence) end
   redis.call('ZADD', q.ready, (Q_MAX_PRIORITY - priority) * Q_BAND + order, id)
+  redis.call('ZADD', q.waiting, q_now(), id)
 end
 
 local function q_wake(q)
@@ -79,6 +80,7 @@ local function q_enqueue_at(q, id, data, priority, at_ms, quiet)
   else redis.call('HSET', q.priorities, id, priority) end
   redis.call('ZREM', q.leased, id)
   redis.call('ZREM', q.ready, id)
+  redis.call('ZREM', q.waiting, id)
   redis.call('ZREM', q.due, id)
   if tonumber(at_ms) > q_now() then redis.call('ZADD', q.due, at_ms, id)
   else q_ready(q, id, false) end
@@ -101,6 +103,7 @@ end
 local function q_forget(q, id)
   redis.call('ZREM', q.leased, id)
   redis.call('ZREM', q.ready, id)
+  redis.call('ZREM', q.waiting, id)
   redis.call('ZREM', q.due, id)
   redis.call('HDEL', q.messages, id)
   redis.call('HDEL', q.priorities, id)
@@ -166,6 +169,7 @@ local out = {-1, 0}
 local taken = redis.call('ZPOPMIN', q.ready, A.count)
 for i = 1, #taken, 2 do
   local id = taken[i]
+  redis.call('ZREM', q.waiting, id)
   local data = redis.call('HGET', q.messages, id)
   if data then
     redis.call('ZADD', q.leased, now + tonumber(A.lease_ms), id)
@@ -295,9 +299,7 @@ class QueueStore:
         """Lease up to ``count`` deliverable messages, highest priority first."""
         raw = self._fetch({"queue": self.keys(queue)}, {"count": count, "lease_ms": lease_ms})
         next_in_ms, more, rest = int(raw[0]), int(raw[1]), raw[2:]
-        deliveries = [
-            Delivery(rest[i].decode(), rest[i + 1], int(rest[i + 2])) for i in range(0, len(rest), 3)
-        ]
+        deliveries = [Delivery(rest[i].decode(), rest[i + 1], int(rest[i + 2])) for i in range(0, len(rest), 3)]
         return Fetched(deliveries, None if next_in_ms < 0 else next_in_ms, more)
 
     def renew(self, queue: str, held: dict[str, int], lease_ms: int) -> set[str]:

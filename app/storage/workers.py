@@ -59,12 +59,14 @@ class WorkerRegistry:
 
     @translate_errors
     def alive(self, ttl_ms: int) -> list[dict[str, Any]]:
-        """Every worker heard from within ``ttl_ms``, with ``heartbeat_age_seconds``."""
+        """Every worker heard from within ``ttl_ms``, with ``heartbeat_at`` (Unix seconds) and
+        ``heartbeat_age_seconds``."""
         raw = self._list({"index": self._keys.workers}, {"entry_prefix": self._keys.worker(""), "ttl_ms": ttl_ms})
         now, rest = int(raw[0]), raw[1:]
         workers = []
         for i in range(0, len(rest), 3):
             description = json.loads(rest[i + 1])
+            description["heartbeat_at"] = float(rest[i + 2]) / 1000
             description["heartbeat_age_seconds"] = max(0.0, (now - float(rest[i + 2])) / 1000)
             workers.append(description)
         return workers

@@ -15,6 +15,10 @@ ADDED_PATHS = [
     "/batches",
     "/batches/{batch_id}",
     "/batches/{batch_id}/cancel",
+    "/jobs/{job_id}/retry",
+    "/workers",
+    "/queues",
+    "/jobs/{job_id}/events",
 ]
 
 

@@ -118,9 +118,7 @@ def test_wakeups_are_published_for_new_and_delayed_messages(store: QueueStore) -
     woken: list[str] = []
     subscribed = threading.Event()
     stop = threading.Event()
-    listener = threading.Thread(
-        target=store.listen, args=([Q], woken.append, subscribed.set, stop), daemon=True
-    )
+    listener = threading.Thread(target=store.listen, args=([Q], woken.append, subscribed.set, stop), daemon=True)
     listener.start()
     try:
         assert subscribed.wait(5)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -66,8 +67,11 @@ class RunService:
         metrics: SharedMetrics,
         max_attempts: int,
         clock: Callable[[], float] = time.time,
+        host: str | None = None,
     ) -> None:
         self._store = store
+        #: Recorded with each run this process starts, so a job shows which host ran it.
+        self.host = host or socket.gethostname()
         self._catalog = catalog
         self._metrics = metrics
         self._max_attempts = max_attempts
@@ -87,7 +91,7 @@ class RunService:
         )
         try:
             previous, job = self._store.start(
-                job_id, self._clock(), self._max_attempts, give_up, webhook_message(job_id, 1)
+                job_id, self._clock(), self._max_attempts, give_up, webhook_message(job_id, 1), self.host
             )
         except JobNotFound:
             log.warning("job %s expired before it could run", job_id)

@@ -110,11 +110,21 @@ return {'created'}
 
 START_SIGNATURE = Signature(
     keys=(JOB, WEBHOOKS_QUEUE),
-    args=("id", "max_attempts", "give_up_error", "now", "index_prefix", "channel", "webhook_id", "webhook"),
+    args=(
+        "id",
+        "max_attempts",
+        "give_up_error",
+        "now",
+        "index_prefix",
+        "channel",
+        "webhook_id",
+        "webhook",
+        "worker_host",
+    ),
 )
-# pending|running → running, one more attempt (a run cut short by a crash counts); → cancelled if
-# that was asked; → failed after max attempts. A finished job is left alone. Returns the previous
-# status, the state fields, the input and the output.
+# pending|running → running, one more attempt (a run cut short by a crash counts), on worker_host;
+# → cancelled if that was asked; → failed after max attempts. A finished job is left alone. Returns
+# the previous status, the state fields, the input and the output.
 START = """
 local jk, id, now = K.job, A.id, A.now
 local status = redis.call('HGET', jk.state, 'status')
@@ -130,7 +140,7 @@ if status == 'pending' or status == 'running' then
     move(jk.state, id, A.index_prefix, status, 'failed')
     finished(jk, K.webhooks, id, A.channel, A.webhook_id, A.webhook)
   else
-    redis.call('HSET', jk.state, 'status', 'running', 'started_at', now)
+    redis.call('HSET', jk.state, 'status', 'running', 'started_at', now, 'worker_host', A.worker_host)
     redis.call('HINCRBY', jk.state, 'attempts', 1)
     if status == 'pending' then move(jk.state, id, A.index_prefix, 'pending', 'running') end
   end

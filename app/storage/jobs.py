@@ -24,7 +24,7 @@ from app.errors import JobNotFound
 from app.models import Job, JobStatus
 from app.storage import job_scripts as scripts
 from app.storage.batching import ScriptBatcher
-from app.storage.job_records import decode, encode_input, encode_state, pairs
+from app.storage.job_records import decode, encode_input, encode_state, pairs, short
 from app.storage.keys import Keys
 from app.storage.queue import QueuedMessage, Receipt
 from app.storage.redis import translate_errors
@@ -117,9 +117,15 @@ class JobStore:
 
     @translate_errors
     def start(
-        self, job_id: str, now: float, max_attempts: int, give_up_error: str, webhook: QueuedMessage
+        self,
+        job_id: str,
+        now: float,
+        max_attempts: int,
+        give_up_error: str,
+        webhook: QueuedMessage,
+        worker_host: str = "",
     ) -> tuple[JobStatus, Job]:
-        """Mark the job running, one more attempt; return its previous status and the job.
+        """Mark the job running on ``worker_host``, one more attempt; return its previous status and the job.
 
         A job whose cancellation was asked is cancelled instead; one that already had
         ``max_attempts`` runs is failed with ``give_up_error``; a finished job comes back unchanged.
@@ -137,6 +143,7 @@ class JobStore:
                     "channel": self._keys.finished_channel,
                     "webhook_id": webhook.id,
                     "webhook": webhook.data,
+                    "worker_host": short(worker_host),
                 },
             )
         )

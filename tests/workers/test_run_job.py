@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import socket
 
 import dramatiq
 import pytest
@@ -47,6 +48,7 @@ def test_a_job_runs_and_its_result_is_stored(client: FlaskClient) -> None:
     assert job["error"] is None
     assert job["attempts"] == 1
     assert job["created_at"] <= job["started_at"] <= job["completed_at"]
+    assert job["worker_host"] == socket.gethostname()  # where it ran
 
 
 @pytest.mark.usefixtures("worker")

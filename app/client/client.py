@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -37,7 +37,8 @@ class Client:
     """A connection to the platform: one pooled HTTP session, retries included (see ``Transport``).
 
     Args:
-        base_url: e.g. ``http://127.0.0.1:8000``; default ``$FUNCTIONALSCAFFOLD_URL`` or that.
+        base_url: e.g. ``http://127.0.0.1:8000``; default ``$FUNCTIONALSCAFFOLD_URL`` or that. Several
+            (a list, or comma-separated): web replicas, a retry going to the next (see ``Transport``).
         api_key: default ``$FUNCTIONALSCAFFOLD_API_KEY``; none when the API is open.
         timeout: seconds to wait for the answer to one request (waits add the time they ask for).
         invoke_timeout: seconds to wait for ``invoke``, which answers only once the algorithm is done.
@@ -46,7 +47,7 @@ class Client:
 
     def __init__(
         self,
-        base_url: str | None = None,
+        base_url: str | Sequence[str] | None = None,
         api_key: str | None = None,
         *,
         timeout: float = 30.0,
@@ -65,6 +66,7 @@ class Client:
 
     @property
     def base_url(self) -> str:
+        """The base URL that answered last (the first, before any answer)."""
         return self._http.base_url
 
     def invoke(self, algorithm: str, **params: Any) -> Invocation:

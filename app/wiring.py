@@ -27,6 +27,7 @@ from app.storage.keys import Keys
 from app.storage.metrics import MetricsStore
 from app.storage.notifications import FinishedJobsChannel
 from app.storage.queue import QueueStore
+from app.storage.replication import ReplicaCheck
 from app.storage.webhooks import WebhookStore
 
 
@@ -68,13 +69,16 @@ def build_services(config: Config, client: redis.Redis | None = None) -> Service
     )
     limits = JobLimits(config.job_ttl_seconds, config.job_timeout_default_seconds, config.job_timeout_max_seconds)
     waiter = Waiter(FinishedJobsChannel(client, keys), config.wait_max_waiters)
+    replicas = None
+    if config.redis_min_replicas:
+        replicas = ReplicaCheck(client, keys, config.redis_min_replicas, config.redis_replica_wait_seconds)
     return Services(
         config=config,
         catalog=catalog,
         metrics=metrics,
         auth=AuthService(ApiKeyStore(client, keys), config.api_keys),
         invocation=InvocationService(catalog, metrics),
-        jobs=JobService(jobs_store, catalog, webhooks, metrics, limits, waiter),
+        jobs=JobService(jobs_store, catalog, webhooks, metrics, limits, waiter, replicas=replicas),
         runs=RunService(jobs_store, catalog, metrics, config.job_max_attempts),
         waiter=waiter,
         webhooks=webhooks,

@@ -17,6 +17,7 @@ from app.errors import (
     InvalidRequest,
     JobAlreadyFinished,
     JobNotFound,
+    NotReplicated,
 )
 from app.metrics import JOBS_CREATED
 from app.models import Job, JobStatus, Webhook
@@ -26,6 +27,7 @@ from app.services.waiting import Waiter
 from app.services.webhooks import WebhookService, new_webhook_id
 from app.shared_metrics import SharedMetrics
 from app.storage.jobs import JobStore
+from app.storage.replication import ReplicaCheck
 
 log = logging.getLogger(__name__)
 
@@ -67,8 +69,11 @@ class JobService:
         waiter: Waiter,
         clock: Callable[[], float] = time.time,
         new_id: Callable[[], str] = lambda: secrets.token_hex(JOB_ID_BYTES),
+        replicas: ReplicaCheck | None = None,
     ) -> None:
         self._store = store
+        #: With REDIS_MIN_REPLICAS: a job is answered only once that many replicas have it.
+        self._replicas = replicas
         self._catalog = catalog
         self._webhooks = webhooks
         self._metrics = metrics
@@ -92,7 +97,9 @@ class JobService:
         Returns the job and whether it was created now (False: an earlier request with the same
         ``idempotency_key`` and the same body made it). Raises ``ALGORITHM_NOT_FOUND`` or
         ``VALIDATION_ERROR`` before anything is stored, ``IDEMPOTENCY_KEY_REUSED`` for the same key
-        with another body, and ``SERVICE_UNAVAILABLE`` when Redis is down (no job was accepted).
+        with another body, and ``SERVICE_UNAVAILABLE`` when Redis is down (no job was accepted) or,
+        with REDIS_MIN_REPLICAS, when too few replicas have the job (it may exist: the same
+        Idempotency-Key then returns it).
         """
         algorithm = self._catalog.get(algorithm_name)
         self._catalog.load_params(algorithm, params)
@@ -127,9 +134,14 @@ class JobService:
             raise RuntimeError(f"no free job id after {_ID_ATTEMPTS} attempts")
         if created.outcome == "conflict":
             raise IdempotencyKeyReused(created.job_id)
+        if created.outcome != "replay":
+            self._metrics.inc(JOBS_CREATED, algorithm=algorithm.name)
+        if self._replicas is not None:  # a replayed job too: its first answer may have been this 503
+            confirmed = self._replicas.confirm()
+            if confirmed < self._replicas.replicas:
+                raise NotReplicated(self._replicas.replicas, confirmed)
         if created.outcome == "replay":
             return self._store.get(created.job_id), False
-        self._metrics.inc(JOBS_CREATED, algorithm=algorithm.name)
         return job, True
 
     def get_job(self, job_id: str, owner: str) -> Job:

@@ -41,7 +41,7 @@ def _all_finished(cluster: Cluster, ids: list[str]) -> dict[str, Job] | None:
 
 
 def test_worker_hosts_share_the_jobs_and_a_cut_one_is_replaced_then_fenced(cluster: Cluster, figures) -> None:
-    completed_before = cluster.metric("jobs_completed_total", algorithm="Sleeping", status="completed")
+    completed_before = cluster.settled_metric("jobs_completed_total", algorithm="Sleeping", status="completed")
     params = {"seconds": JOB_SECONDS}
     load = cluster.start_load(
         count=COUNT, rate=RATE, keys=cluster.take_keys(12), algorithm="Sleeping", params=params, webhook=True

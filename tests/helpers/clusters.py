@@ -13,6 +13,7 @@ import json
 import shlex
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -33,6 +34,8 @@ from app.storage.workers import WorkerRegistry
 
 #: WORKER_LEASE_SECONDS on the cluster: short, so that a cut-off worker's jobs run again soon.
 LEASE_SECONDS = 3.0
+#: METRICS_FLUSH_SECONDS on the cluster: counts reach /metrics within this.
+METRICS_FLUSH_SECONDS = 0.2
 #: Requests per API key allowed by the cluster's RATE_LIMIT, per hour (each test takes its own keys).
 RATE_LIMIT_PER_HOUR = 30
 API_KEYS = [f"cluster-key-{n:03d}" for n in range(300)]
@@ -108,6 +111,19 @@ class Cluster:
     def metric(self, sample: str, **labels: str) -> float:
         return metric_value(requests.get(self.web_url("web1") + "/metrics", timeout=5).text, sample, **labels)
 
+    def settled_metric(self, sample: str, **labels: str) -> float:
+        """``metric`` once no process has a count left to add: unchanged for three flush periods."""
+        seen: list[tuple[float, float]] = []
+
+        def settled() -> float | None:
+            now, value = time.monotonic(), self.metric(sample, **labels)
+            if seen and seen[-1][1] == value:
+                return value if now - seen[-1][0] >= 3 * METRICS_FLUSH_SECONDS else None
+            seen.append((now, value))
+            return None
+
+        return wait_until(settled, timeout=10, interval=METRICS_FLUSH_SECONDS, message=f"{sample} to settle")
+
     def start_load(
         self, *, count: int, rate: float, keys: list[str], algorithm: str, params: dict, webhook: bool = False
     ) -> Load:
@@ -148,7 +164,7 @@ def _settings(redis_address: str) -> dict[str, str]:
         "WEBHOOK_WORKER_THREADS": "8",
         "WORKER_LEASE_SECONDS": str(LEASE_SECONDS),
         "WORKER_SHUTDOWN_TIMEOUT_SECONDS": "3",
-        "METRICS_FLUSH_SECONDS": "0.2",
+        "METRICS_FLUSH_SECONDS": str(METRICS_FLUSH_SECONDS),
     }
 
 

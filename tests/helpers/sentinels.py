@@ -2,6 +2,11 @@
 sentinels, each a ``redis-server`` process of our own (sentinels with ``--sentinel`` and a small conf
 file in a tmp folder), stopped by pid.
 
+With ``replication_delay_ms``, each data node sits behind a ``relays.Relay`` that holds back what it
+sends its replicas that long (a replica running behind, as over a slower link), and killing the
+master kills its relay too, with what it held: the writes a failover loses under Redis's
+asynchronous replication.
+
 Failover is tuned short: a master silent for ``DOWN_AFTER_MS`` is down for the sentinels, and one
 failover attempt may take ``FAILOVER_TIMEOUT_MS`` (sentinels do not start another for the same
 master within twice that). Nothing is persisted: a killed node comes back empty, as a replica of the
@@ -18,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import redis
+from relays import Relay
 from support import wait_until
 
 from app.embedded_redis import die_with_parent, find_redis_server, free_port
@@ -30,20 +36,24 @@ QUORUM = 2
 
 @dataclass
 class Node:
-    """One redis-server: a data node or a sentinel."""
+    """One redis-server (a data node or a sentinel), reached at ``public_port``: its own, or its relay's."""
 
     name: str
     port: int
+    public_port: int = 0
     process: subprocess.Popen[bytes] | None = None
+    relay: Relay | None = None
 
-    @property
-    def address(self) -> tuple[str, int]:
-        return "127.0.0.1", self.port
+    def __post_init__(self) -> None:
+        self.public_port = self.public_port or self.port
 
     def client(self, timeout: float = 1.0) -> redis.Redis:
-        return redis.Redis(port=self.port, socket_timeout=timeout, socket_connect_timeout=timeout)
+        return redis.Redis(port=self.public_port, socket_timeout=timeout, socket_connect_timeout=timeout)
 
     def stop(self, signum: int = signal.SIGTERM) -> None:
+        if self.relay is not None:
+            self.relay.kill()
+            self.relay = None
         if self.process is None:
             return
         with contextlib.suppress(ProcessLookupError):
@@ -59,9 +69,11 @@ class Node:
 class Sentinels:
     """Start with ``with``; ``settings`` are what the platform's processes need to use it."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, replication_delay_ms: float = 0) -> None:
         self.directory = Path(directory)
-        self.data = [Node("redis-a", free_port()), Node("redis-b", free_port())]
+        self.replication_delay_ms = replication_delay_ms
+        relayed = (lambda: free_port()) if replication_delay_ms else (lambda: 0)
+        self.data = [Node(f"redis-{name}", free_port(), relayed()) for name in "ab"]
         self.sentinels = [Node(f"sentinel-{n}", free_port()) for n in range(3)]
 
     @property
@@ -102,8 +114,11 @@ class Sentinels:
     def _start_data(self, node: Node, replica_of: Node | None = None) -> None:
         arguments = ["--port", str(node.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
         arguments += ["--dir", str(self.directory), "--dbfilename", f"{node.name}.rdb"]
+        arguments += ["--replica-announce-ip", "127.0.0.1", "--replica-announce-port", str(node.public_port)]
         if replica_of is not None:
-            arguments += ["--replicaof", "127.0.0.1", str(replica_of.port)]
+            arguments += ["--replicaof", "127.0.0.1", str(replica_of.public_port)]
+        if node.public_port != node.port:
+            node.relay = Relay(node.public_port, node.port, self.replication_delay_ms / 1000).start()
         self._run(node, arguments)
         wait_until(lambda: _pings(node), timeout=10, interval=0.02, message=f"{node.name} to answer")
 
@@ -111,7 +126,7 @@ class Sentinels:
         conf = self.directory / f"{node.name}.conf"  # sentinels rewrite their conf file: one each
         conf.write_text(
             f"port {node.port}\nbind 127.0.0.1\ndir {self.directory}\n"
-            f"sentinel monitor {MASTER_NAME} 127.0.0.1 {master.port} {QUORUM}\n"
+            f"sentinel monitor {MASTER_NAME} 127.0.0.1 {master.public_port} {QUORUM}\n"
             f"sentinel down-after-milliseconds {MASTER_NAME} {DOWN_AFTER_MS}\n"
             f"sentinel failover-timeout {MASTER_NAME} {FAILOVER_TIMEOUT_MS}\n"
             f"sentinel parallel-syncs {MASTER_NAME} 1\n"
@@ -133,7 +148,7 @@ class Sentinels:
         for sentinel in self.sentinels:
             with contextlib.suppress(redis.RedisError):
                 _, port = sentinel.client().sentinel_get_master_addr_by_name(MASTER_NAME)
-                return next(node for node in self.data if node.port == int(port))
+                return next(node for node in self.data if node.public_port == int(port))
         raise AssertionError("no sentinel answers")
 
     def replica(self) -> Node:
@@ -141,14 +156,10 @@ class Sentinels:
         return next(node for node in self.data if node is not current)
 
     def kill_master(self) -> Node:
-        """SIGKILL the master's process (as a crash would); returns the node killed."""
+        """The master's host dies: its relay (with what it held back) and its process (SIGKILL); returns it."""
         master = self.master()
         master.stop(signal.SIGKILL)
         return master
-
-    def blip(self) -> None:
-        """Cut the master's replication links, as a network blip would; replicas reconnect within a second."""
-        self.master().client().client_kill_filter(_type="slave")  # Redis 6.2 spells replicas so
 
     def wait_for_failover(self, old: Node, timeout: float = 15.0) -> Node:
         """Wait until every sentinel names another master, and that one says it is; returns it."""
@@ -160,9 +171,9 @@ class Sentinels:
                     named.add(int(sentinel.client().sentinel_get_master_addr_by_name(MASTER_NAME)[1]))
                 except redis.RedisError:
                     return None
-            if len(named) != 1 or old.port in named:
+            if len(named) != 1 or old.public_port in named:
                 return None
-            new = next(node for node in self.data if node.port in named)
+            new = next(node for node in self.data if node.public_port in named)
             try:
                 return new if new.client().info("replication")["role"] == "master" else None
             except redis.RedisError:

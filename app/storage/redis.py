@@ -142,11 +142,12 @@ def _address(entry: str) -> tuple[str, int]:
 
 
 def _credentials(url: str) -> dict[str, object]:
-    """Username, password and database number of ``url`` (none of them when it is empty)."""
+    """Username, password, database number and TLS (``rediss://``) of ``url``; nothing when it is empty."""
     if not url:
         return {}
     kwargs = redis.connection.parse_url(url)
-    return {name: kwargs[name] for name in ("username", "password", "db") if kwargs.get(name) is not None}
+    found = {name: kwargs[name] for name in ("username", "password", "db") if kwargs.get(name) is not None}
+    return {**found, "ssl": True} if url.startswith("rediss://") else found
 
 
 def url_of(client: redis.Redis) -> str:

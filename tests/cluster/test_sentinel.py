@@ -176,7 +176,8 @@ def test_with_min_replicas_no_job_answered_202_is_lost_to_a_failover(tmp_path: P
         f"{REPLICATION_DELAY_MS} ms behind, {failovers} times (pytest tests/cluster/test_sentinel.py; "
         "10 times: python bench/failover.py)",
         [
-            f"REDIS_MIN_REPLICAS={replicas}: {len(run.lost)} lost of {len(run.accepted)} accepted; failover "
+            f"REDIS_MIN_REPLICAS={replicas}: {len(run.lost)} lost of {len(run.accepted)} accepted (replica "
+            f"{statistics.median(run.lag_seconds) * 1000:.0f} ms behind at the median); failover "
             f"{statistics.median(run.failover_seconds):.1f} s at the median"
             for replicas, run in runs.items()
         ],

@@ -36,6 +36,7 @@ class FailoverRun:
     lost: list[str] = field(default_factory=list)  # accepted, then missing
     failover_seconds: list[float] = field(default_factory=list)  # kill → a new master named and serving
     kills: list[float] = field(default_factory=list)  # when each master was killed (monotonic)
+    lag_seconds: list[float] = field(default_factory=list)  # how far behind the replica ran, just before each kill
     answers: list[tuple[float, int]] = field(default_factory=list)  # (monotonic time, status) of every HTTP answer
 
 
@@ -94,6 +95,7 @@ def lost_over_failovers(url: str, sentinels: Sentinels, failovers: int, rate: fl
         for _ in range(failovers):
             calm = time.monotonic()
             wait_until(lambda: load.answers_since(calm) >= 20, timeout=60, message="submissions to flow")  # noqa: B023
+            run.lag_seconds.append(sentinels.replication_lag())
             killed = sentinels.kill_master()
             killed_at = time.monotonic()
             run.kills.append(killed_at)

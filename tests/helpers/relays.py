@@ -4,41 +4,75 @@ Everyone reaches the node through the relay (its public port); connections on wh
 asks for replication (``PSYNC``) get the node's answers ``delay_seconds`` late: a replica that runs
 that far behind its master, as over a slower link. ``kill()`` is the node's host dying: every
 connection is cut at once and what the relay still held back is gone, as the data in a dead
-host's network buffers would be. The relay runs on an event loop in a thread of its own.
+host's network buffers would be. The relay is a process of its own (``python relays.py PORT
+UPSTREAM_PORT DELAY_SECONDS``), so that what else the test process does never delays it further.
 """
 
 from __future__ import annotations
 
 import asyncio
-import threading
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+from support import wait_until
+
+from app.embedded_redis import die_with_parent
 
 
 class Relay:
-    def __init__(self, port: int, upstream_port: int, delay_seconds: float) -> None:
-        self.port = port
-        self.upstream_port = upstream_port
-        self.delay_seconds = delay_seconds
-        self._loop = asyncio.new_event_loop()
-        self._transports: set[asyncio.BaseTransport] = set()
-        self._server: asyncio.AbstractServer | None = None
-        self._thread = threading.Thread(target=self._loop.run_forever, name=f"relay-{port}", daemon=True)
+    """The relay's process: ``start`` it, ``kill`` it (SIGKILL: what it held back is gone)."""
+
+    def __init__(self, port: int, upstream_port: int, delay_seconds: float, log_path: Path) -> None:
+        self.port, self.upstream_port, self.delay_seconds = port, upstream_port, delay_seconds
+        self.log_path = log_path
+        self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> Relay:
-        self._thread.start()
-        asyncio.run_coroutine_threadsafe(self._listen(), self._loop).result(timeout=10)
+        arguments = [str(self.port), str(self.upstream_port), str(self.delay_seconds)]
+        with open(self.log_path, "ab") as log:  # the child keeps its own copy
+            self.process = subprocess.Popen(
+                [sys.executable, __file__, *arguments],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                preexec_fn=die_with_parent,
+            )
+        wait_until(self._listening, timeout=10, interval=0.02, message=f"the relay on port {self.port}")
         return self
 
-    async def _listen(self) -> None:
-        self._server = await asyncio.start_server(self._serve, "127.0.0.1", self.port)
-
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    def _listening(self) -> bool:
+        assert self.process is not None and self.process.poll() is None, "the relay exited"
         try:
-            up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.upstream_port)
+            socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
+            return True
+        except OSError:
+            return False
+
+    def kill(self) -> None:
+        if self.process is not None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait()
+            self.process = None
+
+
+async def serve(port: int, upstream_port: int, delay_seconds: float) -> None:
+    """Relay 127.0.0.1:``port`` to ``upstream_port``, holding replication back ``delay_seconds``."""
+    loop = asyncio.get_running_loop()
+
+    async def relay(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            up_reader, up_writer = await asyncio.open_connection("127.0.0.1", upstream_port)
         except OSError:
             writer.transport.abort()
             return
-        self._transports.update((writer.transport, up_writer.transport))
         replica = asyncio.Event()
+
+        def send(data: bytes) -> None:
+            if not writer.is_closing():  # the replica may have gone meanwhile
+                writer.write(data)
 
         async def upstream() -> None:
             while data := await reader.read(65536):
@@ -51,34 +85,22 @@ class Relay:
         async def downstream() -> None:
             while data := await up_reader.read(65536):
                 if replica.is_set():
-                    self._loop.call_later(self.delay_seconds, writer.write, data)
+                    loop.call_later(delay_seconds, send, data)
                 else:
                     writer.write(data)
                     await writer.drain()
-            self._loop.call_later(self.delay_seconds if replica.is_set() else 0, writer.close)
+            loop.call_later(delay_seconds if replica.is_set() else 0, writer.close)
 
         try:
             await asyncio.gather(upstream(), downstream())
-        except (ConnectionError, OSError, asyncio.CancelledError):  # cut, or killed (its task ends quietly)
+        except (ConnectionError, OSError):
             writer.transport.abort()
             up_writer.transport.abort()
-        finally:
-            self._transports.difference_update((writer.transport, up_writer.transport))
 
-    def kill(self) -> None:
-        """Cut every connection and drop what is held back (the loop stops before it is sent)."""
+    server = await asyncio.start_server(relay, "127.0.0.1", port)
+    async with server:
+        await server.serve_forever()
 
-        async def cut() -> None:
-            if self._server is not None:
-                self._server.close()
-            for transport in list(self._transports):
-                transport.abort()
-            others = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
-            for task in others:
-                task.cancel()
-            await asyncio.gather(*others, return_exceptions=True)
 
-        asyncio.run_coroutine_threadsafe(cut(), self._loop).result(timeout=10)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(timeout=10)
-        self._loop.close()
+if __name__ == "__main__":
+    asyncio.run(serve(int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])))

@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import signal
 import subprocess
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -118,7 +119,8 @@ class Sentinels:
         if replica_of is not None:
             arguments += ["--replicaof", "127.0.0.1", str(replica_of.public_port)]
         if node.public_port != node.port:
-            node.relay = Relay(node.public_port, node.port, self.replication_delay_ms / 1000).start()
+            log = self.directory / f"{node.name}-relay.log"
+            node.relay = Relay(node.public_port, node.port, self.replication_delay_ms / 1000, log).start()
         self._run(node, arguments)
         wait_until(lambda: _pings(node), timeout=10, interval=0.02, message=f"{node.name} to answer")
 
@@ -154,6 +156,14 @@ class Sentinels:
     def replica(self) -> Node:
         current = self.master()
         return next(node for node in self.data if node is not current)
+
+    def replication_lag(self) -> float:
+        """Seconds a write to the master takes to show on the replica (one probe, on a key of its own)."""
+        token, master, replica = str(time.monotonic()), self.master().client(), self.replica().client()
+        master.set("sentinels-test:lag-probe", token)
+        began = time.monotonic()
+        wait_until(lambda: replica.get("sentinels-test:lag-probe") == token.encode(), timeout=10, interval=0.001)
+        return time.monotonic() - began
 
     def kill_master(self) -> Node:
         """The master's host dies: its relay (with what it held back) and its process (SIGKILL); returns it."""

@@ -32,3 +32,10 @@ def test_the_rate_limiter_uses_the_same_master_read_from_the_master() -> None:
     assert options["sentinel_kwargs"]["password"] is None  # the sentinels take none
     plain = Config(redis_url="redis://127.0.0.1:6379/0")
     assert limits_storage(plain)[0] == plain.redis_url
+
+
+def test_a_rediss_url_makes_the_masters_connections_tls() -> None:
+    config = Config(redis_url="rediss://:secret@anywhere:6379/0", redis_sentinels=("10.0.0.1:26379",),
+                    redis_sentinel_master="main")  # fmt: skip
+    assert connect(config).connection_pool.connection_class.__name__ == "SentinelManagedSSLConnection"
+    assert limits_storage(config)[1]["ssl"] is True

@@ -30,6 +30,8 @@ from app.storage.workers import WorkerRegistry
 pytestmark = pytest.mark.slow
 
 SETTINGS = {"WEB_CONCURRENCY": "1", "WORKER_PROCESSES": "1", "WORKER_THREADS": "4", "WORKER_LEASE_SECONDS": "5"}
+#: A limit never reached: every request is counted, in Redis, by the rate limiter's own client.
+RATE_LIMIT = "100000/hour"
 #: Longest a request may take, failover or not, and how soon service must be back after the kill.
 ANSWER_WITHIN, RESUMED_WITHIN = 5.0, 15.0
 RATE = 20.0  # submissions per second
@@ -66,7 +68,8 @@ class _Submissions:
         body = {"algorithm": "PrimeChecker", "params": {"number": 561}, "webhook": self.webhook}
         try:
             response = requests.post(f"{self.url}/jobs", json=body, timeout=ANSWER_WITHIN * 2)
-            answer = {"status": response.status_code, "job_id": response.json().get("job_id")}
+            remaining = response.headers.get("X-RateLimit-Remaining")
+            answer = {"status": response.status_code, "job_id": response.json().get("job_id"), "remaining": remaining}
         except requests.RequestException as exc:
             answer = {"status": type(exc).__name__}
         with self._lock:
@@ -95,7 +98,8 @@ class _Submissions:
 def test_a_killed_master_costs_503s_during_the_failover_then_everything_resumes_by_itself(
     tmp_path: Path, sentinels: Sentinels, webhook_receiver: WebhookReceiver, figures
 ) -> None:
-    with procfile_processes(_logs(tmp_path, "platform"), **sentinels.settings, **SETTINGS) as (url, group):
+    settings = {**sentinels.settings, **SETTINGS, "RATE_LIMIT": RATE_LIMIT}
+    with procfile_processes(_logs(tmp_path, "platform"), **settings) as (url, group):
         observer = observer_client(sentinels)
         registry, store = WorkerRegistry(observer, Keys("fs")), JobStore(observer, Keys("fs"))
         def registered() -> set[tuple[str, int]]:
@@ -125,6 +129,8 @@ def test_a_killed_master_costs_503s_during_the_failover_then_everything_resumes_
         refused = [a for a in answers if a["status"] == 503]
         assert refused and all(killed_at - 1 <= a["sent"] <= resumed_at for a in refused)
         assert resumed_at - killed_at <= RESUMED_WITHIN
+        counted = [int(a["remaining"]) for a in answers if a["sent"] >= resumed_at and a["remaining"] is not None]
+        assert len(counted) >= 20 and counted[-1] < counted[0]  # the rate limiter counts again, on the new master
 
         # Workers and webhooks carry on, without a restart: every accepted job runs and is told of
         accepted = [a["job_id"] for a in answers if a["status"] == 202]

@@ -107,7 +107,8 @@ def test_a_wrong_redis_url_is_said_once_and_dev_still_stops_within_3_s(tmp_path:
     dev = group.start("dev", ["functionalscaffold", "dev", "--port", str(free_port())], env, str(tmp_path))
     try:
         said = wait_until(  # by each worker process (the job worker and the webhook worker)
-            lambda: (log := _log(tmp_path / "dev.log")).count("cannot reach Redis") >= 2 and log,
+            # (dev's own readiness check says it too, unprefixed: count the workers' lines only)
+            lambda: (log := _log(tmp_path / "dev.log")).count("app.storage.redis: cannot reach Redis") >= 2 and log,
             timeout=60,
             interval=0.2,
             message="the workers to say which Redis they cannot reach",

@@ -27,9 +27,20 @@ def _cpu_count() -> int:
 class Config:
     """Settings of one process. Field names are the environment variables, lowercased."""
 
-    #: Required: there is no default Redis (``dev`` starts one and sets it; the CLI's Redis commands
-    #: also find a running ``dev`` stack's).
+    #: Required unless ``redis_sentinels`` is set: there is no default Redis (``dev`` starts one and
+    #: sets it; the CLI's Redis commands also find a running ``dev`` stack's). With sentinels, only
+    #: its credentials and database number are used: the sentinels say where the master is.
     redis_url: str = ""
+    #: Sentinels (``host:port``, comma-separated) that watch a Redis master and its replicas and fail
+    #: over; every Redis client of the platform then asks them where the master is.
+    redis_sentinels: tuple[str, ...] = ()
+    #: The master's name, as the sentinels monitor it (``sentinel monitor <name> ...``).
+    redis_sentinel_master: str = ""
+    #: Replicas that must acknowledge a new job (Redis ``WAIT``) before ``POST /jobs`` answers; 0:
+    #: answered once the master has it (a failover may then lose a job it had accepted).
+    redis_min_replicas: int = 0
+    #: How long a submission waits for those replicas before it is answered 503 instead.
+    redis_replica_wait_seconds: float = 0.5
     #: Prefix of every Redis key the platform writes, so several deployments can share one Redis.
     redis_namespace: str = "fs"
     #: Seconds a Redis command may take before the request fails with 503.
@@ -150,10 +161,28 @@ class Config:
                 parse_many(self.rate_limit)
             except ValueError:
                 raise ConfigError(f"RATE_LIMIT={self.rate_limit!r} is not a limit such as 100/minute") from None
-        if not self.redis_url:
+        self._validate_redis()
+
+    def _validate_redis(self) -> None:
+        if not self.redis_url and not self.redis_sentinels:
             raise ConfigError("REDIS_URL is not set: point it at your Redis, e.g. redis://127.0.0.1:6379/0")
-        if not self.redis_url.startswith(("redis://", "rediss://", "unix://")):
+        if self.redis_url and not self.redis_url.startswith(("redis://", "rediss://", "unix://")):
             raise ConfigError("REDIS_URL must start with redis://, rediss:// or unix://")
+        if self.redis_sentinels:
+            for address in self.redis_sentinels:
+                host, _, port = address.rpartition(":")
+                if not host or not port.isdigit():
+                    raise ConfigError(f"REDIS_SENTINELS: {address!r} is not host:port")
+            if not self.redis_sentinel_master:
+                raise ConfigError("REDIS_SENTINELS is set without REDIS_SENTINEL_MASTER (the name sentinels monitor)")
+            if self.redis_url.startswith("unix://"):
+                raise ConfigError("with REDIS_SENTINELS, REDIS_URL gives credentials and db only: not a unix socket")
+        elif self.redis_sentinel_master:
+            raise ConfigError("REDIS_SENTINEL_MASTER is set without REDIS_SENTINELS")
+        if self.redis_min_replicas < 0:
+            raise ConfigError("REDIS_MIN_REPLICAS must be 0 or more")
+        if self.redis_min_replicas and not 0 < self.redis_replica_wait_seconds < self.redis_timeout_seconds:
+            raise ConfigError("REDIS_REPLICA_WAIT_SECONDS must be positive and below REDIS_TIMEOUT_SECONDS")
 
 
 #: Prefix of a webhook signing secret (Standard Webhooks); the rest is base64 of the key.

@@ -202,6 +202,16 @@ class ServiceUnavailable(ServiceError):
         return {"Retry-After": str(self.retry_after_seconds)}
 
 
+class NotReplicated(ServiceUnavailable):
+    """A new job is on the Redis master, but fewer replicas than REDIS_MIN_REPLICAS confirmed it in time."""
+
+    def __init__(self, replicas: int, confirmed: int) -> None:
+        super().__init__(
+            f"The job is not yet on {replicas} Redis replica(s) ({confirmed} confirmed it in time): retry with "
+            "the same Idempotency-Key, which answers with this job instead of making another"
+        )
+
+
 class StorageUnavailable(ServiceUnavailable):
     """Redis did not answer: raised by ``app.storage`` from the redis-py error."""
 

@@ -111,6 +111,8 @@ class Job:
     error_details: str | None = None
     metadata: dict[str, Any] | None = None
     attempts: int = 0
+    #: Host name of the worker that runs, or ran, the latest run.
+    worker_host: str | None = None
     #: The API key (its id) the job belongs to; "_" when the API is open.
     owner: str = "_"
     #: Seconds the job may run before it is stopped and failed with TIMEOUT.

@@ -15,7 +15,7 @@ from flask_limiter import Limiter
 from app.auth import current_principal, is_public
 from app.config import Config
 from app.services.auth import ANONYMOUS
-from app.storage.redis import OUTAGE, UNAVAILABLE, redacted
+from app.storage.redis import OUTAGE, UNAVAILABLE, limits_storage, where
 
 log = logging.getLogger(__name__)
 
@@ -23,14 +23,14 @@ log = logging.getLogger(__name__)
 class _OutageFilter(logging.Filter):
     """Flask-Limiter logs a traceback per request while Redis is down; the outage log says it once."""
 
-    def __init__(self, redis_url: str) -> None:
+    def __init__(self, location: str) -> None:
         super().__init__()
-        self.redis_url = redacted(redis_url)
+        self.location = location
 
     def filter(self, record: logging.LogRecord) -> bool:
         error = record.exc_info[1] if record.exc_info else None
         if isinstance(error, UNAVAILABLE):
-            OUTAGE.failed(error, self.redis_url)
+            OUTAGE.failed(error, self.location)
             return False
         return True
 
@@ -51,18 +51,18 @@ def init_app(app: Flask, config: Config) -> Limiter | None:
             response.headers.pop("Retry-After", None)
         return response
 
-    timeout = config.redis_timeout_seconds
     limiter_log = logging.getLogger("flask-limiter")
     if not any(isinstance(f, _OutageFilter) for f in limiter_log.filters):
-        limiter_log.addFilter(_OutageFilter(config.redis_url))
+        limiter_log.addFilter(_OutageFilter(where(config)))
+    storage_uri, storage_options = limits_storage(config)
     return Limiter(
         _limit_key,
         app=app,
         # One budget per caller across every endpoint (Flask-Limiter's default limits are per route).
         application_limits=[config.rate_limit],
         application_limits_exempt_when=is_public,
-        storage_uri=config.redis_url,
-        storage_options={"socket_timeout": timeout, "socket_connect_timeout": timeout},
+        storage_uri=storage_uri,
+        storage_options=storage_options,
         strategy="fixed-window",
         headers_enabled=True,
         swallow_errors=True,

@@ -33,6 +33,7 @@ from app.storage.keys import Keys
 from app.storage.metrics import MetricsStore
 from app.storage.notifications import FinishedJobsChannel
 from app.storage.queue import QueueStore
+from app.storage.replication import ReplicaCheck
 from app.storage.stats import QueueStats
 from app.storage.webhooks import WebhookStore
 from app.storage.workers import WorkerRegistry
@@ -92,7 +93,10 @@ def build_services(config: Config, client: redis.Redis | None = None) -> Service
         config.worker_lease_seconds,
     )
     events = EventHub(JobEventsChannel(client, keys), config.event_streams_max)
-    jobs = JobService(jobs_store, catalog, webhooks, metrics, limits, waiter, events)
+    replicas = None
+    if config.redis_min_replicas:
+        replicas = ReplicaCheck(client, keys, config.redis_min_replicas, config.redis_replica_wait_seconds)
+    jobs = JobService(jobs_store, catalog, webhooks, metrics, limits, waiter, events, replicas=replicas)
     return Services(
         config=config,
         catalog=catalog,

@@ -52,7 +52,7 @@ def declare_job_actor(
         message: LeasedMessage = CurrentMessage.get_current_message()
         receipt = broker.receipt(message)
         try:
-            job = patiently(services.runs.start_job, job_id, give_up=give_up)
+            job = patiently(services.runs.start_job, job_id, receipt, give_up=give_up)
             if job is None or job.status.finished:  # gone, a repeated message, cancelled, or given up
                 return
             stop_asked = cancel_watch.track(job_id)

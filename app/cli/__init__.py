@@ -50,5 +50,5 @@ def main() -> None:
     try:
         cli()
     except StorageUnavailable:
-        click.echo("Error: Redis is not answering (check REDIS_URL)", err=True)
+        click.echo("Error: Redis is not answering (check REDIS_URL or REDIS_SENTINELS)", err=True)
         sys.exit(EXIT_UNAVAILABLE)

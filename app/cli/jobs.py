@@ -8,6 +8,7 @@ They talk to it over HTTP with ``app.client``, at ``--url`` / ``$FUNCTIONALSCAFF
 from __future__ import annotations
 
 import itertools
+import threading
 from typing import Any
 
 import click
@@ -26,7 +27,7 @@ from app.cli.options import (
     schedule_arguments,
     schedule_options,
 )
-from app.client import Client, Job, WaitTimeout
+from app.client import Client, ClientError, Job, WaitTimeout
 
 #: How long one request of a wait with a progress line is held: long enough to spare the rate
 #: limit, short enough that the line shows a job going from pending to running.
@@ -211,6 +212,8 @@ def _wait_and_show(client: Client, job_id: str, timeout: float | None, as_json: 
     try:
         if progress or (progress is None and click.get_text_stream("stderr").isatty()):
             with output.Progress(job_id) as shown:
+                # Live events draw the bar; the wait itself (its timeout, its answer) is the long poll's.
+                threading.Thread(target=_follow, args=(client, job_id, shown), daemon=True).start()
                 job = client.wait(job_id, timeout, shown.update, interval=PROGRESS_POLL_SECONDS)
         else:
             job = client.wait(job_id, timeout)
@@ -222,6 +225,18 @@ def _wait_and_show(client: Client, job_id: str, timeout: float | None, as_json: 
     _show(job, as_json)
     if job.status != "completed":
         raise SystemExit(EXIT_JOB_FAILED)
+
+
+def _follow(client: Client, job_id: str, shown: output.Progress) -> None:
+    """Feed the job's live events to the progress line; the line keeps working without them."""
+    try:
+        for event in client.events(job_id):
+            if event.job is not None:
+                shown.update(event.job)
+            elif event.progress is not None:
+                shown.progress(event.progress.fraction, event.progress.message)
+    except ClientError:
+        pass  # an older server without events, or the stream lost: the status line still updates
 
 
 def _show(job: Job, as_json: bool) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shutil
 import sys
 import threading
 import time
@@ -95,15 +96,21 @@ def echo_job(job: Job) -> None:
 
 
 class Progress:
-    """A line on stderr showing the job's status and the time waited, redrawn ten times a second.
+    """A line on stderr showing the job's status, its progress bar (when its algorithm reports
+    progress) and the time waited, redrawn ten times a second.
 
     On a terminal the line is redrawn in place; elsewhere (``--progress`` into a log) one line is
     written per change of status.
     """
 
+    #: Width of the bar, in characters.
+    BAR = 24
+
     def __init__(self, job_id: str) -> None:
         self._job_id = job_id
         self._status = "waiting"
+        self._fraction: float | None = None
+        self._message = ""
         self._started = time.monotonic()
         self._live = sys.stderr.isatty()
         self._stop = threading.Event()
@@ -116,11 +123,23 @@ class Progress:
             self._line()
         return self
 
-    def update(self, job: Job, _elapsed: float) -> None:
+    def update(self, job: Job, _elapsed: float = 0.0) -> None:
+        if job.progress is not None:
+            self.progress(job.progress.fraction, job.progress.message)
         if job.status != self._status:
             self._status = job.status
             if not self._live:
                 self._line()
+
+    def progress(self, fraction: float, message: str | None) -> None:
+        self._fraction, self._message = min(1.0, max(0.0, fraction)), message or ""
+
+    def _bar(self) -> str:
+        if self._fraction is None:
+            return ""
+        filled = round(self._fraction * self.BAR)
+        bar = f" [{'#' * filled}{'-' * (self.BAR - filled)}] {self._fraction:4.0%}"
+        return bar + (f" {self._message}" if self._message else "")
 
     def __exit__(self, *_: object) -> None:
         self._stop.set()
@@ -137,6 +156,7 @@ class Progress:
         tick = 0
         while not self._stop.wait(0.1):
             elapsed = time.monotonic() - self._started
-            text = f"{spinner[tick % 4]} job {self._job_id}: {self._status} ({elapsed:.1f} s)"
+            text = f"{spinner[tick % 4]} job {self._job_id}: {self._status}{self._bar()} ({elapsed:.1f} s)"
+            text = text[: shutil.get_terminal_size().columns - 1]
             click.echo(f"\r\033[K{text}", err=True, nl=False)
             tick += 1

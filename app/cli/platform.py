@@ -30,11 +30,11 @@ def check_config(environ: dict[str, str] | None = None) -> Config:
 
 
 def redis_config() -> Config:
-    """The configuration of a command that needs Redis: ``REDIS_URL``, or the running ``dev`` stack's
-    Redis; with neither, exit 2 saying what to set (never a Redis nobody chose)."""
+    """The configuration of a command that needs Redis: ``REDIS_URL`` (or ``REDIS_SENTINELS``), or the
+    running ``dev`` stack's Redis; with neither, exit 2 saying what to set (never a Redis nobody chose)."""
     from app.cli.dev import running_stacks
 
-    if not os.environ.get("REDIS_URL"):
+    if not os.environ.get("REDIS_URL") and not os.environ.get("REDIS_SENTINELS"):
         stacks = running_stacks()
         if len(stacks) == 1:
             os.environ["REDIS_URL"] = stacks[0].redis_url

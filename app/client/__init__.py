@@ -36,7 +36,7 @@ from app.client.errors import (
     WebhookNotFound,
     WebhookVerificationError,
 )
-from app.client.models import Algorithm, Attempt, Batch, Invocation, Job, Webhook, WebhookAttempt
+from app.client.models import Algorithm, Attempt, Batch, Invocation, Job, JobEvent, Progress, Webhook, WebhookAttempt
 from app.client.webhooks import verify_webhook
 
 __all__ = [
@@ -56,12 +56,14 @@ __all__ = [
     "Invocation",
     "Job",
     "JobAlreadyFinished",
+    "JobEvent",
     "JobNotFinished",
     "JobNotFound",
     "JobNotRetryable",
     "MethodNotAllowed",
     "NotFound",
     "PayloadTooLarge",
+    "Progress",
     "RateLimited",
     "ServiceUnavailable",
     "Unauthorized",

@@ -9,17 +9,18 @@ print(job.status, job.result)
 
 from __future__ import annotations
 
+import json
 import os
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
 import requests
 
-from app.client.errors import UnexpectedResponse, WaitTimeout
-from app.client.models import Algorithm, Batch, Invocation, Job
+from app.client.errors import ConnectionFailed, UnexpectedResponse, WaitTimeout
+from app.client.models import Algorithm, Batch, Invocation, Job, JobEvent, Progress
 from app.client.transport import Transport
 
 #: Where the platform is, and the API key, when not given to ``Client``.
@@ -37,7 +38,8 @@ class Client:
     """A connection to the platform: one pooled HTTP session, retries included (see ``Transport``).
 
     Args:
-        base_url: e.g. ``http://127.0.0.1:8000``; default ``$FUNCTIONALSCAFFOLD_URL`` or that.
+        base_url: e.g. ``http://127.0.0.1:8000``; default ``$FUNCTIONALSCAFFOLD_URL`` or that. Several
+            (a list, or comma-separated): web replicas, a retry going to the next (see ``Transport``).
         api_key: default ``$FUNCTIONALSCAFFOLD_API_KEY``; none when the API is open.
         timeout: seconds to wait for the answer to one request (waits add the time they ask for).
         invoke_timeout: seconds to wait for ``invoke``, which answers only once the algorithm is done.
@@ -46,7 +48,7 @@ class Client:
 
     def __init__(
         self,
-        base_url: str | None = None,
+        base_url: str | Sequence[str] | None = None,
         api_key: str | None = None,
         *,
         timeout: float = 30.0,
@@ -65,6 +67,7 @@ class Client:
 
     @property
     def base_url(self) -> str:
+        """The base URL that answered last (the first, before any answer)."""
         return self._http.base_url
 
     def invoke(self, algorithm: str, **params: Any) -> Invocation:
@@ -120,6 +123,40 @@ class Client:
     def get(self, job_id: str) -> Job:
         data = self._http.json("GET", f"/jobs/{job_id}", idempotent=True)
         return _parse(Job.from_json, data)
+
+    def events(self, job_id: str, last_event_id: str | None = None) -> Iterator[JobEvent]:
+        """The job's live events (``GET /jobs/{id}/events``): first its state, then each change,
+        ending with an ``end`` event once it has finished and its webhook has settled.
+
+        A dropped connection (or a server closing the stream) is reopened with the last event's id,
+        so nothing is missed or repeated; connection failures raise ``ConnectionFailed`` once
+        ``retry_seconds`` has passed without an answer.
+        """
+        failing_since: float | None = None
+        while True:
+            headers = {"Last-Event-ID": last_event_id} if last_event_id else {}
+            try:
+                response = self._http.request(
+                    "GET",
+                    f"/jobs/{job_id}/events",
+                    headers={"Accept": "text/event-stream", **headers},
+                    idempotent=True,
+                    read_timeout=STREAM_READ_TIMEOUT,
+                    stream=True,
+                )
+                with response:
+                    for event in _server_sent_events(response):
+                        failing_since = None
+                        if event.id is not None:
+                            last_event_id = event.id
+                        yield event
+                        if event.kind == "end":
+                            return
+            except (requests.ConnectionError, requests.Timeout, ConnectionFailed) as exc:
+                failing_since = failing_since or time.monotonic()
+                if time.monotonic() - failing_since > self._http.retry_seconds:
+                    raise ConnectionFailed(f"lost the event stream of job {job_id}: {exc}") from exc
+                time.sleep(0.5)
 
     def wait(
         self,
@@ -271,3 +308,37 @@ def _parse(build: Callable[[Any], T], data: Any) -> T:
         return build(data)
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise UnexpectedResponse(f"the answer does not look like the platform's ({exc!r})") from None
+
+
+#: Longest silence on an event stream before it is taken for dead and reopened (the server sends a
+#: keep-alive every 15 s).
+STREAM_READ_TIMEOUT = 45.0
+
+
+def _server_sent_events(response: requests.Response) -> Iterator[JobEvent]:
+    """Parse a text/event-stream body into events (comments and ``retry`` lines skipped)."""
+    kind, event_id, data_lines = "message", None, []
+    for raw in response.iter_lines(decode_unicode=True):
+        line = raw if isinstance(raw, str) else raw.decode()
+        if line == "":
+            if data_lines:
+                data = json.loads("\n".join(data_lines))
+                yield JobEvent(
+                    kind,
+                    event_id,
+                    data,
+                    job=Job.from_json(data) if kind == "status" else None,
+                    progress=Progress.from_json(data) if kind == "progress" else None,
+                )
+            kind, event_id, data_lines = "message", None, []
+        elif line.startswith(":"):
+            continue
+        else:
+            name, _, value = line.partition(":")
+            value = value[1:] if value.startswith(" ") else value
+            if name == "event":
+                kind = value
+            elif name == "id":
+                event_id = value
+            elif name == "data":
+                data_lines.append(value)

@@ -45,6 +45,19 @@ class Attempt:
 
 
 @dataclass(frozen=True)
+class Progress:
+    """What a running job's algorithm last reported."""
+
+    fraction: float
+    message: str | None
+    updated_at: datetime | None
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Progress:
+        return cls(float(data["fraction"]), data.get("message"), _time(data.get("updated_at")))
+
+
+@dataclass(frozen=True)
 class Job:
     job_id: str
     status: str
@@ -68,6 +81,11 @@ class Job:
     retry: dict[str, Any] | None = None
     attempt_history: tuple[Attempt, ...] = ()
     batch_id: str | None = None
+    #: The API key (its id) the job belongs to.
+    owner: str | None = None
+    progress: Progress | None = None
+    #: Host name of the worker that runs, or ran, its latest run.
+    worker_host: str | None = None
 
     @property
     def finished(self) -> bool:
@@ -102,6 +120,9 @@ class Job:
                 for a in data.get("attempt_history") or []
             ),
             batch_id=data.get("batch_id"),
+            owner=data.get("owner"),
+            progress=Progress.from_json(data["progress"]) if data.get("progress") else None,
+            worker_host=data.get("worker_host"),
             webhook=None
             if not webhook
             else Webhook(
@@ -194,3 +215,16 @@ class Algorithm:
             )
             for a in data
         ]
+
+
+@dataclass(frozen=True)
+class JobEvent:
+    """One event of ``Client.events``: ``kind`` is ``status`` (``job`` is the job as it is now),
+    ``progress`` (``progress``), ``webhook`` (``data``: one delivery attempt) or ``end`` (``data``:
+    ``{"status"}``; the last event)."""
+
+    kind: str
+    id: str | None
+    data: dict[str, Any]
+    job: Job | None = None
+    progress: Progress | None = None

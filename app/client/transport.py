@@ -9,6 +9,10 @@ Retried, with exponential backoff and full jitter, never sooner than ``Retry-Aft
   been carried out, so only a request that does the same thing twice may go again.
 
 Everything else is raised at once. Retries stop when the next wait would pass ``retry_seconds``.
+
+Several base URLs (web replicas without a load balancer in front): each request goes first to the
+one that answered last, and each retry of it to the next in turn, so a host that is down costs a
+request one retry, not the whole budget.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ import random
 import re
 import time
 import urllib.parse
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import requests
@@ -36,7 +40,7 @@ GATEWAY_FAILURES = (502, 504)
 class Transport:
     def __init__(
         self,
-        base_url: str,
+        base_url: str | Sequence[str],
         api_key: str | None = None,
         *,
         timeout: float = 30.0,
@@ -47,10 +51,14 @@ class Transport:
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        parts = urllib.parse.urlsplit(base_url)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise ClientError(f"{base_url!r} is not a URL such as http://127.0.0.1:8000")
-        self.base_url = base_url.rstrip("/")
+        urls = base_url.split(",") if isinstance(base_url, str) else list(base_url)
+        for url in urls:
+            parts = urllib.parse.urlsplit(url.strip())
+            if parts.scheme not in ("http", "https") or not parts.netloc:
+                raise ClientError(f"{url!r} is not a URL such as http://127.0.0.1:8000")
+        #: Every base URL, tried in turn; ``base_url`` is the one that answered last.
+        self.base_urls = [url.strip().rstrip("/") for url in urls]
+        self._preferred = 0
         self.timeout = timeout
         self.retry_seconds = retry_seconds
         self._backoff_base = backoff_base
@@ -62,6 +70,10 @@ class Transport:
         if api_key:
             self._headers["Authorization"] = f"Bearer {api_key}"
 
+    @property
+    def base_url(self) -> str:
+        return self.base_urls[self._preferred]
+
     def request(
         self,
         method: str,
@@ -72,27 +84,33 @@ class Transport:
         headers: dict[str, str] | None = None,
         idempotent: bool = False,
         read_timeout: float | None = None,
+        stream: bool = False,
     ) -> requests.Response:
-        """Send the request, retrying as the module says; raises the ``ApiError`` of an error answer."""
+        """Send the request, retrying as the module says; raises the ``ApiError`` of an error answer.
+        With ``stream``, the body is read as it comes (``Response.iter_lines``)."""
         deadline = self._clock() + self.retry_seconds
-        attempt = 0
+        attempt, first = 0, self._preferred
         while True:
+            index = (first + attempt) % len(self.base_urls)
+            base_url = self.base_urls[index]
             try:
                 response = self.session.request(
                     method,
-                    self.base_url + path,
+                    base_url + path,
                     json=json,
                     params=params,
                     headers={**self._headers, **(headers or {})},
                     timeout=(min(self.timeout, 10.0), read_timeout or self.timeout),
+                    stream=stream,
                 )
             except (requests.ConnectionError, requests.Timeout) as exc:
                 delay = self._backoff(attempt)
                 if not (idempotent or _never_sent(exc)) or self._clock() + delay > deadline:
-                    raise ConnectionFailed(f"cannot reach {self.base_url} ({_reason(exc)})") from exc
+                    raise ConnectionFailed(f"cannot reach {base_url} ({_reason(exc)})") from exc
             except requests.RequestException as exc:  # a malformed URL or header: nothing to retry
                 raise ClientError(str(exc)) from exc
             else:
+                self._preferred = index  # it answered: the next request starts there
                 if response.status_code < 400:
                     return response
                 retry_after = seconds_to_wait(response.headers.get("Retry-After"))

@@ -42,6 +42,22 @@ blp = Blueprint("jobs", __name__, description="Queue algorithm runs and follow t
 _PREFER_WAIT = re.compile(r"(?:^|[,;\s])wait\s*=\s*(\d+(?:\.\d+)?)", re.IGNORECASE)
 _job_schema = JobSchema()
 
+#: What each event of the stream holds (OpenAPI 3.0: the schema of one event, as SSE tools read it).
+SSE_EVENT_SCHEMA = {
+    "type": "object",
+    "required": ["event", "data", "id"],
+    "properties": {
+        "event": {"type": "string", "enum": ["status", "progress", "webhook", "end"]},
+        "data": {
+            "type": "string",
+            "description": "JSON: the job (status), its progress (progress), one delivery attempt (webhook), "
+            'or {"status": ...} (end)',
+        },
+        "id": {"type": "string", "pattern": "^[0-9]+$", "description": "The job's version: send as Last-Event-ID"},
+        "retry": {"type": "integer"},
+    },
+}
+
 
 def _preferred_wait(prefer: str | None) -> float | None:
     """Seconds of ``Prefer: wait=N`` (RFC 7240), at most a minute; None when not asked."""
@@ -199,7 +215,7 @@ def retry_job(job_id: str) -> Job:
     responses={
         200: {
             "description": "A stream of Server-Sent Events (see above)",
-            "content": {"text/event-stream": {"schema": {"type": "string"}}},
+            "content": {"text/event-stream": {"schema": SSE_EVENT_SCHEMA}},
         }
     }
 )

@@ -230,6 +230,9 @@ class JobSchema(Schema):
     completed_at = Timestamp(allow_none=True)
     expires_at = Timestamp(required=True, metadata={"description": "When the job and its result are deleted"})
     attempts = fields.Integer(metadata={"description": "Runs so far (a run cut short by a crash is repeated)"})
+    worker_host = fields.String(
+        allow_none=True, metadata={"description": "Host name of the worker that runs, or ran, the latest run"}
+    )
     result = fields.Dict(allow_none=True)
     error = fields.String(allow_none=True, metadata={"example": None})
     error_details = fields.String(

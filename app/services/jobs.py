@@ -22,6 +22,7 @@ from app.errors import (
     JobAlreadyFinished,
     JobNotFound,
     JobNotRetryable,
+    NotReplicated,
 )
 from app.metrics import JOBS_CREATED
 from app.models import Job, JobStatus, Webhook
@@ -33,6 +34,7 @@ from app.services.webhooks import WebhookService, new_webhook_id
 from app.shared_metrics import SharedMetrics
 from app.storage.jobs import JobStore
 from app.storage.queue import DEFAULT_PRIORITY, MAX_PRIORITY, QueuedMessage
+from app.storage.replication import ReplicaCheck
 
 log = logging.getLogger(__name__)
 
@@ -107,8 +109,11 @@ class JobService:
         events: EventHub,
         clock: Callable[[], float] = time.time,
         new_id: Callable[[], str] = lambda: secrets.token_hex(JOB_ID_BYTES),
+        replicas: ReplicaCheck | None = None,
     ) -> None:
         self._store = store
+        #: With REDIS_MIN_REPLICAS: a job is answered only once that many replicas have it.
+        self._replicas = replicas
         self._catalog = catalog
         self._webhooks = webhooks
         self._metrics = metrics
@@ -140,7 +145,9 @@ class JobService:
         ``idempotency_key`` and the same body made it). Raises ``ALGORITHM_NOT_FOUND``,
         ``VALIDATION_ERROR`` or ``FORBIDDEN`` (a priority above ``max_priority``, the key's limit)
         before anything is stored, ``IDEMPOTENCY_KEY_REUSED`` for the same key with another body,
-        and ``SERVICE_UNAVAILABLE`` when Redis is down (no job was accepted).
+        and ``SERVICE_UNAVAILABLE`` when Redis is down (no job was accepted) or, with
+        REDIS_MIN_REPLICAS, when too few replicas have the job (it may exist: the same
+        Idempotency-Key then returns it).
         """
         request = JobRequest(algorithm_name, params, webhook, timeout, retry, run_at, delay_seconds, priority)
         digest = hashlib.sha256(idempotency_key.encode()).hexdigest() if idempotency_key else None
@@ -161,9 +168,14 @@ class JobService:
             raise RuntimeError(f"no free job id after {_ID_ATTEMPTS} attempts")
         if created.outcome == "conflict":
             raise IdempotencyKeyReused(created.job_id)
+        if created.outcome != "replay":
+            self._metrics.inc(JOBS_CREATED, algorithm=prepared.job.algorithm)
+        if self._replicas is not None:  # a replayed job too: its first answer may have been this 503
+            confirmed = self._replicas.confirm()
+            if confirmed < self._replicas.replicas:
+                raise NotReplicated(self._replicas.replicas, confirmed)
         if created.outcome == "replay":
             return self._store.get(created.job_id), False
-        self._metrics.inc(JOBS_CREATED, algorithm=prepared.job.algorithm)
         return prepared.job, True
 
     def prepare(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import random
+import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -73,8 +74,11 @@ class RunService:
         ttl_seconds: int,
         clock: Callable[[], float] = time.time,
         draw: random.Random | None = None,
+        host: str | None = None,
     ) -> None:
         self._store = store
+        #: Recorded with each run this process starts, so a job shows which host ran it.
+        self.host = host or socket.gethostname()
         self._catalog = catalog
         self._metrics = metrics
         self._max_crashes = max_crashes
@@ -82,9 +86,10 @@ class RunService:
         self._clock = clock
         self._draw = draw or random.Random()
 
-    def start_job(self, job_id: str) -> Job | None:
+    def start_job(self, job_id: str, receipt: Receipt | None = None) -> Job | None:
         """Mark a queued job running and return it (its ``attempts`` number this run); None when it
-        no longer exists.
+        no longer exists, or when ``receipt`` (the delivery of its run message) lost its lease: the
+        job is another worker's now.
 
         A job found ``running`` is a run cut short by a crash: it runs again, until its runs have
         crashed ``max_crashes`` times (JOB_MAX_ATTEMPTS), and is then failed (and its webhook
@@ -96,12 +101,16 @@ class RunService:
             f"(JOB_MAX_ATTEMPTS={self._max_crashes}); not trying again"
         )
         try:
-            previous, job = self._store.start(
-                job_id, self._clock(), self._max_crashes, give_up, webhook_message(job_id, 1)
+            started = self._store.start(
+                job_id, self._clock(), self._max_crashes, give_up, webhook_message(job_id, 1), self.host, receipt
             )
         except JobNotFound:
             log.warning("job %s expired before it could run", job_id)
             return None
+        if started is None:
+            log.warning("job %s: its run message's lease ran out before it started; not taking it over", job_id)
+            return None
+        previous, job = started
         if job.status.finished and not previous.finished:
             log.warning("job %s ended before running: %s", job_id, job.error or job.status.value)
             self._metrics.inc(JOBS_COMPLETED, algorithm=job.algorithm, status=job.status.value)

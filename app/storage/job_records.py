@@ -104,6 +104,7 @@ def decode(
         error_details=outputs.get("error_details"),
         metadata=outputs.get("metadata"),
         attempts=int(data.get("attempts", 0)),
+        worker_host=data.get("worker_host") or None,
         owner=data.get("owner", "_"),
         timeout=data.get("timeout"),
         cancel_requested=data.get("cancel_requested") == "1",

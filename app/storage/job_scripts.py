@@ -331,15 +331,28 @@ return {'created'}
 """
 
 START_SIGNATURE = Signature(
-    keys=context(JOB),
-    args=(*CONTEXT_ARGS, "id", "max_crashes", "give_up_error", "now", "webhook_id", "webhook"),
+    keys=context(JOB, JOBS_QUEUE),
+    args=(
+        *CONTEXT_ARGS,
+        "id",
+        "max_crashes",
+        "give_up_error",
+        "now",
+        "webhook_id",
+        "webhook",
+        "worker_host",
+        "delivery",
+    ),
 )
 # A job taken from the queue: scheduled|pending|running → running, one more attempt. One found
 # running was cut short by a crash: that counts (kept in its history); after max_crashes it is
 # failed instead. One whose cancellation was asked is cancelled. A finished job is left alone.
-# Returns the previous status, the state fields, the input, the output and the history.
+# Returns the previous status, the state fields, the input, the output and the history; {'lost'}
+# when ``delivery`` (if given) no longer holds the job's run message (its lease ran out and another
+# worker may have it: this one must not take the job over).
 START = """
 local jk, id, now = K.job, A.id, A.now
+if A.delivery ~= '' and not q_holds(K.jobs, id, A.delivery) then return {'lost'} end
 local status = redis.call('HGET', jk.state, 'status')
 if not status then  -- gone (expired while it waited): nothing of it may linger in the gauges
   track(id, 'pending', nil)
@@ -366,7 +379,7 @@ if status == 'scheduled' or status == 'pending' or status == 'running' then
     move(jk, id, status, 'failed')
     finished(jk, id, A.webhook_id, A.webhook)
   else
-    redis.call('HSET', jk.state, 'started_at', now)
+    redis.call('HSET', jk.state, 'started_at', now, 'worker_host', A.worker_host)
     redis.call('HDEL', jk.state, 'next_run_at')
     redis.call('DEL', jk.progress)  -- a new run reports its own
     redis.call('HINCRBY', jk.state, 'attempts', 1)

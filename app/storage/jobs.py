@@ -24,9 +24,9 @@ from app.errors import JobNotFound
 from app.models import Attempt, Job, JobStatus, Progress
 from app.storage import job_scripts as scripts
 from app.storage.batching import ScriptBatcher
-from app.storage.job_records import decode, encode_input, encode_progress, encode_state, pairs
+from app.storage.job_records import decode, encode_input, encode_progress, encode_state, pairs, short
 from app.storage.keys import Keys
-from app.storage.queue import WEBHOOKS_QUEUE, QueuedMessage, Receipt
+from app.storage.queue import JOBS_QUEUE, WEBHOOKS_QUEUE, QueuedMessage, Receipt
 from app.storage.redis import translate_errors
 from app.storage.scripts import NamedScript
 
@@ -149,17 +149,25 @@ class JobStore:
 
     @translate_errors
     def start(
-        self, job_id: str, now: float, max_crashes: int, give_up_error: str, webhook: QueuedMessage
-    ) -> tuple[JobStatus, Job]:
-        """Mark the job running, one more attempt; return its previous status and the job.
+        self,
+        job_id: str,
+        now: float,
+        max_crashes: int,
+        give_up_error: str,
+        webhook: QueuedMessage,
+        worker_host: str = "",
+        receipt: Receipt | None = None,
+    ) -> tuple[JobStatus, Job] | None:
+        """Mark the job running on ``worker_host``, one more attempt; return its previous status and the job.
 
         A job found running was cut short by a crash: one more crash, and after ``max_crashes`` it
         is failed with ``give_up_error`` instead. A job whose cancellation was asked is cancelled;
-        a finished job comes back unchanged. Ending a job queues ``webhook`` if it has one.
+        a finished job comes back unchanged. Ending a job queues ``webhook`` if it has one. None
+        (nothing changed) when ``receipt``'s delivery no longer holds the job's run message.
         """
         raw = self._batched(
             *self._start.call_args(
-                self._keys_of(job_id),
+                self._keys_of(job_id, receipt.queue if receipt else JOBS_QUEUE),
                 self._args(
                     id=job_id,
                     max_crashes=max_crashes,
@@ -167,11 +175,15 @@ class JobStore:
                     now=repr(now),
                     webhook_id=webhook.id,
                     webhook=webhook.data,
+                    worker_host=short(worker_host),
+                    delivery=receipt.delivery if receipt else "",
                 ),
             )
         )
         if not raw:
             raise JobNotFound(job_id)
+        if raw == [b"lost"]:
+            return None
         previous, state, given, output, history = raw
         return JobStatus(previous.decode()), decode(job_id, pairs(state), given, output, (), history)
 

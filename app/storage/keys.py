@@ -203,6 +203,11 @@ class Keys:
         """String: a worker process's description (JSON), expiring unless its heartbeat renews it."""
         return f"{self.namespace}:worker:{worker_id}"
 
+    @property
+    def replication_marker(self) -> str:
+        """String: written before each ``WAIT`` for replicas (``storage.replication``): a write to wait for."""
+        return f"{self.namespace}:replication-marker"
+
     def queue(self, queue_name: str) -> QueueKeys:
         """The keys of the broker's queue ``queue_name`` (``jobs``, ``webhooks``)."""
         prefix = f"{self.namespace}:queue:{queue_name}:"

@@ -1,5 +1,10 @@
 """Redis connections, the translation of connection failures into ``StorageUnavailable``, and the one
 log of a Redis outage per process.
+
+Every Redis client of the platform (web, workers, broker, pub/sub listeners, worker registry, CLI)
+comes from ``connect``, and the rate limiter's storage from ``limits_storage``: a Redis at
+``REDIS_URL``, or, with ``REDIS_SENTINELS``, whichever Redis the sentinels name master of
+``REDIS_SENTINEL_MASTER``, found again on each new connection, so that a failover needs no restart.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from urllib.parse import urlsplit, urlunsplit
 import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
+from redis.sentinel import Sentinel, SentinelConnectionPool
 
 from app.config import Config
 from app.errors import StorageUnavailable
@@ -66,7 +72,7 @@ class OutageLog:
             if self._down_since is None:
                 self._down_since, self._reminder_at = now, now + REMINDER_SECONDS
                 log.warning(
-                    "cannot reach Redis at %s (%s): check REDIS_URL and that Redis is running; retrying",
+                    "cannot reach Redis at %s (%s): check REDIS_URL (or REDIS_SENTINELS) and that Redis runs; retrying",
                     url or self.url,
                     _reason(error),
                 )
@@ -97,22 +103,59 @@ def connect(config: Config) -> redis.Redis:
     """A client with bounded waits: a down Redis costs a request seconds, never a hang.
 
     A connection error is retried once, at once, so that a pooled connection that died with a Redis
-    restart is replaced transparently; a timeout is not retried: a Redis that does not answer costs
-    one timeout per call.
+    restart (or a failover) is replaced transparently; a timeout is not retried: a Redis that does
+    not answer costs one timeout per call. With sentinels, each new connection asks them for the
+    master; while they know none (a failover in progress) that is a connection error too, so
+    requests get 503 until a new master is named.
     """
-    OUTAGE.url = redacted(config.redis_url)
-    return redis.Redis.from_url(
-        config.redis_url,
-        socket_connect_timeout=config.redis_timeout_seconds,
-        socket_timeout=config.redis_timeout_seconds,
-        socket_keepalive=True,
-        retry=Retry(NoBackoff(), 1, supported_errors=(redis.ConnectionError,)),
-    )
+    OUTAGE.url = where(config)
+    timeouts = {"socket_connect_timeout": config.redis_timeout_seconds, "socket_timeout": config.redis_timeout_seconds}
+    retry = Retry(NoBackoff(), 1, supported_errors=(redis.ConnectionError,))
+    options = {**timeouts, "socket_keepalive": True, "retry": retry}
+    if not config.redis_sentinels:
+        return redis.Redis.from_url(config.redis_url, **options)
+    sentinels = Sentinel([_address(entry) for entry in config.redis_sentinels], sentinel_kwargs=timeouts)
+    return sentinels.master_for(config.redis_sentinel_master, **options, **_credentials(config.redis_url))
+
+
+def limits_storage(config: Config) -> tuple[str, dict[str, object]]:
+    """The rate limiter's storage URI and options (Flask-Limiter / limits), on the same Redis as ``connect``."""
+    timeouts = {"socket_connect_timeout": config.redis_timeout_seconds, "socket_timeout": config.redis_timeout_seconds}
+    if not config.redis_sentinels:
+        return config.redis_url, timeouts
+    uri = f"redis+sentinel://{','.join(config.redis_sentinels)}/{config.redis_sentinel_master}"
+    # Counts are read from the master too (limits would read replicas), and the sentinels take no password.
+    options = {**timeouts, **_credentials(config.redis_url), "use_replicas": False}
+    return uri, {**options, "sentinel_kwargs": {**timeouts, "password": None}}
+
+
+def where(config: Config) -> str:
+    """The configured Redis, for log lines: its URL without password, or the sentinels' master."""
+    if config.redis_sentinels:
+        return f"master {config.redis_sentinel_master!r} of sentinels {','.join(config.redis_sentinels)}"
+    return redacted(config.redis_url)
+
+
+def _address(entry: str) -> tuple[str, int]:
+    host, _, port = entry.rpartition(":")
+    return host.strip("[]"), int(port)
+
+
+def _credentials(url: str) -> dict[str, object]:
+    """Username, password, database number and TLS (``rediss://``) of ``url``; nothing when it is empty."""
+    if not url:
+        return {}
+    kwargs = redis.connection.parse_url(url)
+    found = {name: kwargs[name] for name in ("username", "password", "db") if kwargs.get(name) is not None}
+    return {**found, "ssl": True} if url.startswith("rediss://") else found
 
 
 def url_of(client: redis.Redis) -> str:
-    """Where ``client`` connects, as a URL without password."""
-    kwargs = client.connection_pool.connection_kwargs
+    """Where ``client`` connects, as a URL without password (sentinels: the master's name and theirs)."""
+    pool = client.connection_pool
+    if isinstance(pool, SentinelConnectionPool):
+        return f"master {pool.service_name!r} of the sentinels"
+    kwargs = pool.connection_kwargs
     if "path" in kwargs:
         return f"unix://{kwargs['path']}"
     return f"redis://{kwargs.get('host', 'localhost')}:{kwargs.get('port', 6379)}/{kwargs.get('db', 0)}"

@@ -19,3 +19,25 @@ def test_worker_prefetch_is_zero_for_as_many_as_the_threads_or_at_least_the_thre
 def test_there_is_no_default_redis() -> None:
     with pytest.raises(ConfigError, match="REDIS_URL is not set"):
         Config.from_env({})
+
+
+def test_sentinels_replace_the_redis_url_which_then_gives_credentials_and_db_only() -> None:
+    sentinels = {"REDIS_SENTINELS": "10.0.0.1:26379, 10.0.0.2:26379", "REDIS_SENTINEL_MASTER": "main"}
+    config = Config.from_env(sentinels)
+    assert (config.redis_sentinels, config.redis_sentinel_master) == (("10.0.0.1:26379", "10.0.0.2:26379"), "main")
+    assert Config.from_env({**sentinels, "REDIS_URL": "redis://:secret@ignored:1/3"}).redis_url.endswith("/3")
+
+
+@pytest.mark.parametrize(
+    ("environ", "message"),
+    [
+        ({"REDIS_SENTINELS": "10.0.0.1:26379"}, "without REDIS_SENTINEL_MASTER"),
+        ({"REDIS_SENTINELS": "10.0.0.1", "REDIS_SENTINEL_MASTER": "main"}, "'10.0.0.1' is not host:port"),
+        ({**REDIS, "REDIS_SENTINEL_MASTER": "main"}, "without REDIS_SENTINELS"),
+        ({**REDIS, "REDIS_MIN_REPLICAS": "-1"}, "REDIS_MIN_REPLICAS must be 0 or more"),
+        ({**REDIS, "REDIS_MIN_REPLICAS": "1", "REDIS_REPLICA_WAIT_SECONDS": "1"}, "below REDIS_TIMEOUT_SECONDS"),
+    ],
+)
+def test_redis_topology_settings_that_cannot_work_are_refused(environ: dict[str, str], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        Config.from_env(environ)

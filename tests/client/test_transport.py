@@ -217,3 +217,40 @@ def test_the_callers_session_is_left_as_it_was(proxy, fake_time) -> None:
 
     assert proxy.seen[0].headers["Authorization"] == "Bearer secret-key"
     assert "Authorization" not in session.headers
+
+
+def test_with_several_urls_a_retry_goes_to_the_next_and_later_requests_start_there(proxy, fake_time) -> None:
+    """Web replicas without a load balancer: a host that is down costs one retry, then none."""
+    down = f"http://127.0.0.1:{free_port()}"
+    proxy.script = [answer(404)] * 3
+    transport = Transport([down, proxy.url], sleep=fake_time.sleep, clock=fake_time.clock)
+
+    with pytest.raises(JobNotFound):  # never sent to the first, so even a POST goes to the next
+        transport.request("POST", "/invoke", json={})
+    assert (len(proxy.seen), len(fake_time.sleeps), transport.base_url) == (1, 1, proxy.url)
+
+    for _ in range(2):
+        with pytest.raises(JobNotFound):
+            transport.request("GET", "/jobs/x")
+    assert len(proxy.seen) == 3 and len(fake_time.sleeps) == 1  # straight to the one that answers
+
+
+def test_a_replica_answering_503_sends_the_retry_to_the_other(fake_time) -> None:
+    unavailable, healthy = FlakyProxy().start(), FlakyProxy().start()
+    try:
+        unavailable.script, unavailable.repeat_last = [answer(503)], True
+        healthy.script = [answer(404)]
+        transport = Transport(f"{unavailable.url},{healthy.url}", sleep=fake_time.sleep, clock=fake_time.clock)
+
+        with pytest.raises(JobNotFound):
+            transport.request("GET", "/jobs/x")
+
+        assert (len(unavailable.seen), len(healthy.seen), transport.base_url) == (1, 1, healthy.url)
+    finally:
+        unavailable.stop()
+        healthy.stop()
+
+
+def test_every_one_of_several_urls_is_checked_up_front() -> None:
+    with pytest.raises(ClientError, match="'ftp://b' is not a URL"):
+        Transport(["http://a:8000", "ftp://b"])

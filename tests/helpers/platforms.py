@@ -39,10 +39,22 @@ class Platform:
 def running_platform(logs: Path, **settings: str) -> Iterator[Platform]:
     """Web (2 gunicorn processes) and workers from the Procfile, with ``settings`` in their environment."""
     redis_server = EmbeddedRedis().start()
+    try:
+        with procfile_processes(logs, REDIS_URL=redis_server.url, **settings) as (url, group):
+            yield Platform(url, redis_server, group)
+    finally:
+        redis_server.close()
+
+
+@contextmanager
+def procfile_processes(logs: Path, **settings: str) -> Iterator[tuple[str, ProcessGroup]]:
+    """The Procfile's processes on whatever Redis ``settings`` name, once web answers ready: (url, group).
+
+    Their logs are in ``logs``, printed if anything fails meanwhile.
+    """
     port = free_port()
     env = platform_env(
         **{
-            "REDIS_URL": redis_server.url,
             "PORT": str(port),
             "HOST": "127.0.0.1",
             "WEB_CONCURRENCY": "2",
@@ -57,21 +69,20 @@ def running_platform(logs: Path, **settings: str) -> Iterator[Platform]:
     folder = hostile_folder(Path(tempfile.mkdtemp(prefix="fs-project-")))
     for name, command in procfile_commands().items():
         group.start(name, command, env, str(logs), cwd=folder)
-    platform = Platform(f"http://127.0.0.1:{port}", redis_server, group)
+    url = f"http://127.0.0.1:{port}"
     try:
-        wait_until(lambda: _ready(platform), timeout=30, interval=0.1, message="the platform to be ready")
-        yield platform
+        wait_until(lambda: _ready(url), timeout=30, interval=0.1, message="the platform to be ready")
+        yield url, group
     except BaseException:
         for log in sorted(logs.iterdir()):
             sys.stderr.write(f"--- {log.name}\n{log.read_text()[-5000:]}\n")
         raise
     finally:
         group.stop()
-        redis_server.close()
 
 
-def _ready(platform: Platform) -> bool:
+def _ready(url: str) -> bool:
     try:
-        return platform.get("/readyz").status_code == 200
+        return requests.get(url + "/readyz", timeout=10).status_code == 200
     except requests.ConnectionError:
         return False

@@ -18,8 +18,10 @@ def create(store: JobStore, job: Job, ttl_seconds: int, **kwargs: Any) -> Any:
     return store.create(job, ttl_seconds, run_job_message(job.job_id), **kwargs)
 
 
-def start(store: JobStore, job_id: str, now: float, max_attempts: int = 3, give_up: str = "gave up") -> Any:
-    return store.start(job_id, now, max_attempts, give_up, webhook_message(job_id, 1))
+def start(
+    store: JobStore, job_id: str, now: float, max_attempts: int = 3, give_up: str = "gave up", worker_host: str = ""
+) -> Any:
+    return store.start(job_id, now, max_attempts, give_up, webhook_message(job_id, 1), worker_host)
 
 
 def finish(

@@ -50,7 +50,9 @@ class WebhookReceiver:
     """A real HTTP server on 127.0.0.1 recording every POST.
 
     Answers ``statuses`` in turn (the last repeats), with ``headers``. ``hang_seconds`` makes it say
-    nothing that long first; ``drip_seconds`` makes it send its answer a byte at a time.
+    nothing that long first; ``drip_seconds`` makes it send its answer a byte at a time. With
+    ``log_path``, each POST is also appended there as a JSON line (``at``: Unix time, path, headers,
+    body), for a receiver running as a process of its own (on a test host).
     """
 
     statuses: list[int] = field(default_factory=lambda: [200])
@@ -58,6 +60,9 @@ class WebhookReceiver:
     hang_seconds: float = 0.0
     drip_seconds: float = 0.0
     received: list[Received] = field(default_factory=list)
+    host: str = "127.0.0.1"
+    port: int = 0
+    log_path: str | None = None
 
     def start(self) -> WebhookReceiver:
         receiver = self
@@ -71,6 +76,10 @@ class WebhookReceiver:
                 with receiver._lock:
                     receiver.received.append(record)
                     status = receiver.statuses[min(len(receiver.received), len(receiver.statuses)) - 1]
+                    if receiver.log_path:
+                        line = {"at": time.time(), "path": self.path, "headers": record.headers}
+                        with open(receiver.log_path, "a") as log:
+                            log.write(json.dumps({**line, "body": body.decode(errors="replace")}) + "\n")
                 if receiver.hang_seconds and receiver._released.wait(receiver.hang_seconds):
                     return
                 head = f"HTTP/1.1 {status} Answer\r\nContent-Length: 0\r\nConnection: close\r\n"
@@ -96,13 +105,13 @@ class WebhookReceiver:
             daemon_threads = True
             request_queue_size = 128  # the default of 5 drops connections when 50 deliveries arrive at once
 
-        self._server = Server(("127.0.0.1", 0), Handler)
+        self._server = Server((self.host, self.port), Handler)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
         return self
 
     def url(self, path: str = "/hook") -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}{path}"
+        return f"http://{self.host}:{self._server.server_address[1]}{path}"
 
     def for_path(self, path: str) -> list[Received]:
         with self._lock:

@@ -185,6 +185,18 @@ def test_a_stale_run_cannot_record_over_a_later_one(store: JobStore, redis_clien
     assert (job.status, job.result, job.attempts) == (JobStatus.COMPLETED, {"ok": 1}, 2)
 
 
+def test_each_run_records_the_host_of_its_worker(store: JobStore) -> None:
+    """A job rerun elsewhere (its first worker cut off) shows the host of its latest run."""
+    _create(store, _job(), ttl_seconds=60)
+    assert store.get("a1b2c3d4e5f6").worker_host is None  # not run yet
+    _, first = start(store, "a1b2c3d4e5f6", NOW, worker_host="worker-a")
+    _, second = start(store, "a1b2c3d4e5f6", NOW + 1, worker_host="worker-b")
+    assert (first.worker_host, second.worker_host) == ("worker-a", "worker-b")
+    assert not finish(store, first, JobStatus.COMPLETED, NOW + 2, result={})  # fenced: changes nothing
+    assert finish(store, second, JobStatus.COMPLETED, NOW + 3, result={})
+    assert store.get("a1b2c3d4e5f6").worker_host == "worker-b"
+
+
 def test_a_run_given_back_leaves_the_job_pending_at_the_front_of_the_queue(
     store: JobStore, redis_client: redis.Redis
 ) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import socket
 import threading
 
 import dramatiq
@@ -51,6 +52,7 @@ def test_a_job_runs_and_its_result_is_stored(client: FlaskClient) -> None:
     assert job["error"] is None
     assert job["attempts"] == 1
     assert job["created_at"] <= job["started_at"] <= job["completed_at"]
+    assert job["worker_host"] == socket.gethostname()  # where it ran
 
 
 @pytest.mark.usefixtures("worker")
@@ -166,6 +168,20 @@ def test_status_never_goes_backwards(services: Services, client: FlaskClient) ->
     assert services.jobs.get_job(job_id, "_").status is JobStatus.COMPLETED
     assert services.runs.start_job(job_id).status is JobStatus.COMPLETED
     assert services.jobs.get_job(job_id, "_").attempts == 1
+
+
+def test_a_delivery_whose_lease_ran_out_does_not_take_the_job_over(services: Services, client: FlaskClient) -> None:
+    """A worker cut off after fetching a job, back after its lease ran out (and another worker took
+    the job), must not start it: the job stays the other worker's."""
+    job_id = _submit(client, {"number": 7})
+    [stale] = services.queues.fetch(JOBS_QUEUE, 1, lease_ms=50).deliveries
+    [current] = wait_until(
+        lambda: services.queues.fetch(JOBS_QUEUE, 1, lease_ms=10_000).deliveries, message="the lease to run out"
+    )
+    assert services.runs.start_job(job_id, Receipt(JOBS_QUEUE, job_id, stale.number)) is None
+    assert services.jobs.get_job(job_id, "_").status is JobStatus.PENDING
+    job = services.runs.start_job(job_id, Receipt(JOBS_QUEUE, job_id, current.number))
+    assert job is not None and job.status is JobStatus.RUNNING and job.attempts == 1
 
 
 def test_a_job_and_its_message_are_stored_together_or_not_at_all_when_redis_is_killed(config: Config) -> None:

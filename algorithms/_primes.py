@@ -154,7 +154,46 @@ class _OutOfTime(Exception):
     pass
 
 
-def _pollard_brent(n: int, c: int, deadline: float) -> int:
+#: Receives progress while a factorisation runs: (fraction from 0 to 1, what it does).
+Report = Callable[[float, str], None]
+
+
+class _Budget:
+    """The time a factorisation may take, and its progress reports while it does (every
+    ``REPORT_SECONDS`` at most): the share of the number's bits factored so far, or of the time
+    budget spent, whichever is further (a hard factor can take the whole budget)."""
+
+    REPORT_SECONDS = 0.25
+
+    def __init__(self, n: int, seconds: float, report: Report | None) -> None:
+        self.started = time.monotonic()
+        self.seconds = seconds
+        self.deadline = self.started + seconds
+        self._report = report
+        self._bits = max(1.0, math.log2(n)) if n > 1 else 1.0
+        self._found_bits = 0.0
+        self._found = 0
+        self._next_report = self.started
+        self.doing = "trial_division"
+
+    def found(self, factor: int) -> None:
+        self._found += 1
+        self._found_bits += math.log2(factor)
+
+    def check(self) -> None:
+        """Raise ``_OutOfTime`` past the deadline; report progress when it is time to."""
+        now = time.monotonic()
+        if now > self.deadline:
+            raise _OutOfTime
+        if self._report is not None and now >= self._next_report:
+            self._next_report = now + self.REPORT_SECONDS
+            fraction = min(0.99, max(self._found_bits / self._bits, (now - self.started) / self.seconds))
+            left = max(0, round(self._bits - self._found_bits))
+            found = f"{self._found} prime factor{'' if self._found == 1 else 's'} found"
+            self._report(fraction, f"factoring ({self.doing}): {found}, {left} bits left")
+
+
+def _pollard_brent(n: int, c: int, budget: _Budget) -> int:
     """A divisor of composite ``n`` (possibly ``n`` itself: then try another ``c``)."""
     y, r, q, g = 2, 1, 1, 1
     batch = 128
@@ -163,12 +202,11 @@ def _pollard_brent(n: int, c: int, deadline: float) -> int:
         x = y
         for i in range(r):
             y = (y * y + c) % n
-            if not i % 1024 and time.monotonic() > deadline:
-                raise _OutOfTime
+            if not i % 1024:
+                budget.check()
         k = 0
         while k < r and g == 1:
-            if time.monotonic() > deadline:
-                raise _OutOfTime
+            budget.check()
             ys = y
             for _ in range(min(batch, r - k)):
                 y = (y * y + c) % n
@@ -208,19 +246,22 @@ def factorise(
     *,
     prime: Callable[[int], bool] = is_prime,
     factor_word: tuple[str, Callable[[int], list[int]]] | None = None,
+    report: Report | None = None,
 ) -> Factorisation:
     """Factorise ``n >= 1`` into primes, giving up on what is left after ``time_budget`` seconds.
 
     ``prime`` decides primality; ``factor_word``, a (method name, function) pair, factors the
     composites below ``WORD_LIMIT`` completely, where a faster library than this module is at hand.
+    ``report`` hears how far it has come, a few times a second at most.
     """
-    deadline = time.monotonic() + time_budget
+    budget = _Budget(n, time_budget, report)
     result = Factorisation()
     for p in SMALL_PRIMES:
         if p * p > n:
             break
         while n % p == 0:
             result.factors.append(p)
+            budget.found(p)
             n //= p
     if result.factors:
         result.methods.append("trial_division")
@@ -229,17 +270,21 @@ def factorise(
         m = pending.pop()
         if prime(m):
             result.factors.append(m)
+            budget.found(m)
             continue
         if factor_word is not None and m < WORD_LIMIT:
             _note(result.methods, factor_word[0])
-            result.factors.extend(factor_word[1](m))
+            for factor in factor_word[1](m):
+                result.factors.append(factor)
+                budget.found(factor)
             continue
         power = _perfect_power(m)
         if power is not None:
             _note(result.methods, "perfect_power")
             pending.extend([power[0]] * power[1])
             continue
-        divisor = _find_divisor(m, deadline)
+        budget.doing = "pollard_brent"
+        divisor = _find_divisor(m, budget)
         if divisor is None:
             result.cofactor *= m
             continue
@@ -254,11 +299,11 @@ def _note(methods: list[str], method: str) -> None:
         methods.append(method)
 
 
-def _find_divisor(m: int, deadline: float) -> int | None:
+def _find_divisor(m: int, budget: _Budget) -> int | None:
     c = 1
     try:
         while True:
-            d = _pollard_brent(m, c, deadline)
+            d = _pollard_brent(m, c, budget)
             if d != m:
                 return d
             c += 1

@@ -38,6 +38,7 @@ def _factor_word(n: int) -> list[int]:
     return [int(p) for p, exponent in fmpz(n).factor() for _ in range(exponent)]
 
 
-def factorise(n: int, time_budget: float) -> _primes.Factorisation:
-    """Factorise ``n >= 1`` into primes, giving up on what is left after ``time_budget`` seconds."""
-    return _primes.factorise(n, time_budget, prime=is_prime, factor_word=(FACTOR_WORD, _factor_word))
+def factorise(n: int, time_budget: float, report: _primes.Report | None = None) -> _primes.Factorisation:
+    """Factorise ``n >= 1`` into primes, giving up on what is left after ``time_budget`` seconds;
+    ``report`` hears how far it has come."""
+    return _primes.factorise(n, time_budget, prime=is_prime, factor_word=(FACTOR_WORD, _factor_word), report=report)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import inspect
 import re
 from typing import Any, ClassVar
 
 from marshmallow import Schema
 
+from algorithms.context import Context
 from algorithms.retries import RetryPolicy
 
 #: Algorithm names are wire values (job records, metric labels, URLs): keep them short and plain.
@@ -24,8 +26,9 @@ class Algorithm:
 
     A subclass declares ``name``, ``version``, an inner marshmallow ``Params`` schema, an ``example``
     params dict, and implements ``run(params) -> dict`` with no I/O: the platform validates params,
-    times the call, stores the result and reports errors. The declaration is checked when the
-    subclass is created, so a mistake fails at import, not at the first request.
+    times the call, stores the result and reports errors. ``run(params, context)`` also receives a
+    ``Context``, to report progress while it runs. The declaration is checked when the subclass is
+    created, so a mistake fails at import, not at the first request.
     """
 
     name: ClassVar[str]
@@ -38,6 +41,8 @@ class Algorithm:
     #: How a failed run of this algorithm is retried when its submission gives no policy (optional:
     #: ``algorithms.RetryPolicy``; without one, a job runs once). See ``algorithms.retries``.
     retry: ClassVar[Any] = None
+    #: Whether ``run`` is declared with a ``context`` parameter (set at class creation).
+    _run_takes_context: ClassVar[bool] = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -58,6 +63,7 @@ class Algorithm:
         retry = cls.__dict__.get("retry")
         if retry is not None and not isinstance(retry, RetryPolicy):
             raise InvalidDeclaration(f"{where}: set `retry` to an algorithms.RetryPolicy, or leave it unset")
+        cls._run_takes_context = _takes_context(cls.run, where)
 
     def __init__(self) -> None:
         # Schemas are safe to share between threads; build it once, not per call.
@@ -68,8 +74,15 @@ class Algorithm:
         return self.params_schema.load(raw)
 
     def run(self, params: dict[str, Any]) -> dict[str, Any]:
-        """Compute the result from validated params. Pure: no I/O, no shared state."""
+        """Compute the result from validated params. Pure: no I/O, no shared state.
+
+        Declared as ``run(self, params, context)``, it also gets a ``Context``, to report progress.
+        """
         raise NotImplementedError
+
+    def call(self, params: dict[str, Any], context: Context) -> dict[str, Any]:
+        """Run with ``context`` when ``run`` takes one: how the platform calls every algorithm."""
+        return self.run(params, context) if self._run_takes_context else self.run(params)
 
     def is_quick(self, params: dict[str, Any]) -> bool:
         """True when ``run(params)`` surely ends within a few milliseconds (optional).
@@ -78,3 +91,15 @@ class Algorithm:
         round trip to the child, and a run that short needs no way to be stopped.
         """
         return False
+
+
+def _takes_context(run: Any, where: str) -> bool:
+    """Whether ``run`` is ``run(self, params, context)`` rather than ``run(self, params)``."""
+    signature = inspect.signature(run)
+    for arguments, takes_context in (((None, {}, None), True), ((None, {}), False)):
+        try:
+            signature.bind(*arguments)
+        except TypeError:
+            continue
+        return takes_context
+    raise InvalidDeclaration(f"{where}: `run` must take (self, params) or (self, params, context)")

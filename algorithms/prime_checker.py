@@ -8,6 +8,7 @@ from marshmallow import Schema, ValidationError, fields, validate
 
 from algorithms import _primes, _primes_flint
 from algorithms.base import Algorithm
+from algorithms.context import Context
 from algorithms.registry import register
 
 #: FLINT's C arithmetic when python-flint is installed (it is a dependency), else pure Python.
@@ -86,12 +87,13 @@ class PrimeChecker(Algorithm):
     def is_quick(self, params: dict[str, Any]) -> bool:
         return params["number"] < QUICK_BELOW
 
-    def run(self, params: dict[str, Any]) -> dict[str, Any]:
+    def run(self, params: dict[str, Any], context: Context) -> dict[str, Any]:
         number = params["number"]
         prime, test = primality(number)
         if prime or number == 1:
             return _result(number, prime, [], 1, test)
-        factorisation = factorise(number, params["time_budget"])
+        # Factoring a large number can take the whole budget: it says how far it has come.
+        factorisation = factorise(number, params["time_budget"], report=context.progress)
         methods = [test, *(m for m in factorisation.methods if m != test)]
         return _result(number, False, factorisation.factors, factorisation.cofactor, "+".join(methods))
 

@@ -18,7 +18,7 @@ ENTRY_POINT_GROUP = "functionalscaffold.algorithms"
 #: Environment variable listing extra modules (comma-separated) to import for their algorithms.
 MODULES_ENV = "ALGORITHM_MODULES"
 #: Modules of this package that hold machinery, not algorithms.
-_MACHINERY = {"base", "registry"}
+_MACHINERY = {"base", "context", "registry"}
 
 
 class AlgorithmNotFound(LookupError):

@@ -12,8 +12,6 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 
-from limits import parse_many
-
 
 class ConfigError(ValueError):
     """An environment variable has a value the platform cannot use."""
@@ -79,9 +77,13 @@ class Config:
     webhook_secret_previous: str = ""
     #: Lets webhooks reach loopback and private addresses; for development only.
     webhook_allow_private_networks: bool = False
-    #: Processes and threads that run algorithms (jobs queue).
+    #: Processes and threads that run jobs (jobs queue).
     worker_processes: int = field(default_factory=_cpu_count)
     worker_threads: int = 8
+    #: Algorithm processes of each job worker process: how many of its runs may go on at once
+    #: outside its threads (runs declared quick stay in the threads); more wait for a free one.
+    #: Started when runs need them, from a forkserver; at most ``worker_threads`` are used.
+    worker_algorithm_processes: int = field(default_factory=_cpu_count)
     #: Jobs a worker process holds at once, running or about to (0: as many as its threads, so that
     #: no job waits behind a busy worker while another is idle). More fetches short jobs in bigger
     #: batches (Dramatiq's own default is twice the threads).
@@ -132,6 +134,7 @@ class Config:
             "webhook_timeout_seconds": self.webhook_timeout_seconds,
             "worker_processes": self.worker_processes,
             "worker_threads": self.worker_threads,
+            "worker_algorithm_processes": self.worker_algorithm_processes,
             "webhook_worker_threads": self.webhook_worker_threads,
             "worker_poll_ms": self.worker_poll_ms,
             "worker_lease_seconds": self.worker_lease_seconds,
@@ -157,6 +160,8 @@ class Config:
         if self.job_timeout_default_seconds > self.job_timeout_max_seconds:
             raise ConfigError("JOB_TIMEOUT_DEFAULT_SECONDS is above JOB_TIMEOUT_MAX_SECONDS")
         if self.rate_limit:
+            from limits import parse_many  # here: importing it costs every process 0.1 s of CPU
+
             try:
                 parse_many(self.rate_limit)
             except ValueError:

@@ -4,8 +4,8 @@ handling the signals that stop them.
 ``python -m app.cli`` (and ``python -c``) put the current folder first on ``sys.path``: started from
 a project folder holding its own ``app.py`` or ``workers.py`` (the most common names there are), a
 child would import those instead of ours. ``python_command`` starts a module with that entry
-removed, the way the console scripts run; children of the child (multiprocessing) inherit the
-cleaned path.
+removed, the way the console scripts run (``python -P -m``; on Python 3.10, a bootstrap that removes
+it); children of the child (multiprocessing's, its forkserver included) inherit the cleaned path.
 """
 
 from __future__ import annotations
@@ -22,6 +22,8 @@ _BOOTSTRAP = "import sys, runpy; del sys.path[0]; runpy.run_module({module!r}, r
 
 def python_command(module: str, *args: str) -> list[str]:
     """The command that runs ``module`` as a script with this interpreter, ignoring the current folder."""
+    if sys.version_info >= (3, 11):  # -P: what the bootstrap does, and what multiprocessing's forkserver inherits
+        return [sys.executable, "-P", "-m", module, *args]
     return [sys.executable, "-c", _BOOTSTRAP.format(module=module), *args]
 
 

@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import os
 
-# Test algorithms (Failing, Sleeping, Stuck) load in this process and in every worker child process.
+# Test algorithms (Failing, Sleeping, Stuck) load in this process and in every worker child process;
+# the forkserver those come from imports them too, from the environment's path (before Python
+# 3.12.8 it ignores the path pytest gives this process).
 os.environ.setdefault("ALGORITHM_MODULES", "testing_algorithms")
+os.environ["PYTHONPATH"] = os.pathsep.join(
+    filter(None, [os.path.join(os.path.dirname(__file__), "helpers"), os.environ.get("PYTHONPATH")])
+)
 
 import dataclasses
 from collections.abc import Callable, Iterator

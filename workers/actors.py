@@ -7,6 +7,7 @@ runs out.
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
@@ -16,6 +17,7 @@ import dramatiq
 from dramatiq.middleware import CurrentMessage
 
 from app.errors import StorageUnavailable
+from app.models import Job
 from app.services.messages import (
     DELIVER_BATCH_WEBHOOK_ACTOR,
     DELIVER_WEBHOOK_ACTOR,
@@ -37,11 +39,26 @@ log = logging.getLogger(__name__)
 #: ``Retries`` re-schedules it in place, 0.5 s doubling to a minute, then dead-letters it.
 _INTERNAL_RETRIES = {"max_retries": 10, "min_backoff": 500, "max_backoff": 60_000}
 
+#: Receives the progress reports of the jobs a worker runs, ``(job, fraction, message)``, in the
+#: thread running the job, as they arrive: it must not block (``workers.progress.ProgressWriter``).
+JobProgress = Callable[[Job, float, str], None]
+
+
+def log_progress(job: Job, fraction: float, message: str) -> None:
+    """Progress reports to the debug log only (a worker not keeping them)."""
+    log.debug("job %s: %.0f %% %s", job.job_id, fraction * 100, message)
+
 
 def declare_job_actor(
-    broker: QueueBroker, services: Services, runner: Runner, cancel_watch: CancelWatch, give_up: threading.Event
+    broker: QueueBroker,
+    services: Services,
+    runner: Runner,
+    cancel_watch: CancelWatch,
+    give_up: threading.Event,
+    on_progress: JobProgress = log_progress,
 ) -> None:
-    """Declare ``run_job`` on ``broker``, bound to this process's services, executor and cancel watch."""
+    """Declare ``run_job`` on ``broker``, bound to this process's services, executor and cancel
+    watch; progress reports of its runs go to ``on_progress``."""
     # Dramatiq's TimeLimit is only a backstop: the runner enforces each job's own limit, native code too.
     time_limit_ms = int((services.config.job_timeout_max_seconds + 60) * 1000)
 
@@ -57,7 +74,7 @@ def declare_job_actor(
                 return
             stop_asked = cancel_watch.track(job_id)
             try:
-                outcome = services.runs.execute_job(job, runner, stop_asked)
+                outcome = services.runs.execute_job(job, runner, stop_asked, functools.partial(on_progress, job))
             finally:
                 cancel_watch.untrack(job_id)
             if isinstance(outcome, Requeue):

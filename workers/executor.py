@@ -1,214 +1,141 @@
-"""ProcessExecutor: runs algorithms in child processes, so that a run can be stopped at any moment.
+"""ProcessExecutor: runs algorithms in a pool of child processes, so that a run can be stopped at any moment.
 
 A thread cannot be interrupted inside one long native call (a huge ``pow``, say); a process can be
-killed. Each worker thread has a slot: a child process that runs one algorithm call at a time.
-Fast jobs pay only the pipe round trip. A run over its time limit, or cancelled, has its child
-killed at once, and the slot starts another when it is next needed.
+killed. The pool holds as many algorithm processes as may run at once (``WORKER_ALGORITHM_PROCESSES``,
+the CPU count by default), whatever the number of threads: a run that needs one while all are busy
+waits for the first free one, in order of arrival, its time limit and cancellation watched as if it
+ran. Runs declared quick (``Algorithm.is_quick``) stay in the calling thread.
 
-Children ignore SIGTERM and SIGINT: a process manager signalling the whole process group (systemd,
-honcho, a terminal's Ctrl-C) is asking the worker to stop, and the worker decides what happens to
-the runs in progress (``interrupt``). They die with the worker however it dies (PR_SET_PDEATHSIG).
-A child that dies (killed, out of memory) ends its run as ``lost``: the job runs again.
+Children come from a ``multiprocessing`` forkserver that has imported the algorithms once: one
+starts in milliseconds and shares those pages with its siblings, copy-on-write. They start when
+runs need them (the first one at once, so that the first run finds it ready), and stay. A run over
+its time limit, or cancelled, has its child killed at once (SIGKILL); a child that dies, busy or
+idle, is noticed at once; either is replaced in the background. A run whose child died ends as
+``lost`` (its job runs again); ``interrupt`` ends every run in progress as ``interrupted`` at once.
+A child that cannot start delays the runs waiting for it, never the worker.
+
+The forkserver and the children ignore the SIGTERM and SIGINT that a process manager sends the whole
+group (they are for the worker, which decides what happens to the runs), and die with the worker
+however it dies: see ``workers.algorithm_process``.
+
+Why not a library: ``loky`` marks its whole executor broken when one worker dies (every pending
+call fails; it must be rebuilt) and cannot stop one call; ``pebble`` stops a call with SIGTERM and
+waits 3 s before SIGKILL (our children ignore SIGTERM), its workers exit on SIGTERM, and neither
+carries progress reports from a running call.
 """
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
+import collections
 import logging
 import multiprocessing
-import queue
-import signal
-import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
-from multiprocessing.connection import Connection
+from collections.abc import Callable
+from multiprocessing.connection import wait
 from typing import Any
 
 import algorithms
-from app.services.execution import CANCELLED, INTERRUPTED, LOST, TIMEOUT, Run, run_algorithm
+from app.services.execution import CANCELLED, COMPLETED, FAILED, INTERRUPTED, TIMEOUT, Progress, Run, run_algorithm
+from workers.algorithm_process import CHECK_SECONDS, AlgorithmProcess
 
 log = logging.getLogger(__name__)
 
-#: How often a waiting run looks at its deadline and at cancellation requests, in seconds.
-CHECK_SECONDS = 0.05
-#: Longest a new algorithm process may take to load the algorithms.
+#: Longest an algorithm process may take to get ready. A run fails once the pool has failed to
+#: start any for this long (an algorithm that kills the process loading it, say).
 STARTUP_SECONDS = 60.0
-#: Children start by spawning: a fresh interpreter, never a fork of this multi-threaded process.
-_CONTEXT = multiprocessing.get_context("spawn")
-#: Signals meant for the worker, not for its algorithm processes.
-_WORKER_SIGNALS = {signal.SIGTERM, signal.SIGINT}
+#: How long a process that went idle may go unwatched (its death unnoticed until a run takes it).
+IDLE_RECHECK_SECONDS = 1.0
+#: Children come from a forkserver: never a fork of this multi-threaded process.
+_CONTEXT = multiprocessing.get_context("forkserver")
 
 
-def _serve(connection: Connection) -> None:
-    """The child's loop: run each (algorithm name, params) it is sent, answer with a Run."""
-    for signum in _WORKER_SIGNALS:
-        signal.signal(signum, signal.SIG_IGN)
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, _WORKER_SIGNALS)  # blocked since birth (see _spawning)
-    if sys.platform == "linux":
-        ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG: die with the worker, even SIGKILLed
-    registry = algorithms.load_algorithms()
-    connection.send("ready")
-    while True:
-        try:
-            name, params = connection.recv()
-        except EOFError:
-            return
-        run = run_algorithm(registry.get(name), params)
-        connection.send(  # a tuple pickles fastest
-            (run.outcome, run.result, run.error, run.elapsed, run.error_details, run.permanent)
-        )
+def _preloaded_modules() -> list[str]:
+    """What each child would otherwise import by itself: its loop and the algorithms.
+
+    (Multiprocessing also runs the worker's main module again in each child, unless it is a
+    package's ``__main__``: the supervisor runs ``python -m workers``, see ``workers.__main__``.)
+    """
+    modules = {type(algorithm).__module__ for algorithm in algorithms.load_algorithms()}
+    return [AlgorithmProcess.__module__, *sorted(modules)]
 
 
-@contextlib.contextmanager
-def _spawning() -> Iterator[None]:
-    """Block the worker's signals in this thread while a child is created: the child inherits the
-    mask, so a group signal sent during its start-up waits until it has chosen to ignore it.
-    The worker still gets the signal, through its other threads."""
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, _WORKER_SIGNALS)
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
-
-
-class _Slot:
-    """One child process, started when needed and replaced when it has to be killed or dies."""
+class _Waiter:
+    """A run waiting for a process, handed one directly by ``_release``: first come, first served."""
 
     def __init__(self) -> None:
-        self.process: multiprocessing.process.BaseProcess | None = None
-        self._connection: Connection | None = None
-        self._ready = False
+        self.process: AlgorithmProcess | None = None
+        self.handed = threading.Event()
 
-    def start(self) -> None:
-        self._connection, child_end = _CONTEXT.Pipe()
-        self.process = _CONTEXT.Process(target=_serve, args=(child_end,), daemon=True, name="algorithm")
-        with _spawning():
-            self.process.start()
-        child_end.close()
-        self._ready = False
 
-    def wait_ready(self, timeout: float = STARTUP_SECONDS) -> bool:
-        """Wait until the child has loaded the algorithms; False when it died meanwhile."""
-        if self._ready:
-            return True
-        assert self._connection is not None
-        try:
-            if self._connection.poll(timeout) and self._connection.recv() == "ready":
-                self._ready = True
-                return True
-        except (EOFError, OSError):
-            pass
-        return False
+class ProcessExecutor:
+    """A pool of up to ``size`` algorithm processes; a ``Runner`` for ``RunService.execute_job``."""
 
-    def ensure_ready(self) -> None:
-        """A live, ready child, starting (again) as often as it takes: a child killed while it
-        starts delays its run, never fails it."""
-        deadline = time.monotonic() + STARTUP_SECONDS
-        while not (self.process is not None and self.process.is_alive() and self.wait_ready()):
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"no algorithm process could start within {STARTUP_SECONDS:g} s")
-            if self.process is not None:
-                log.warning("algorithm process %s died; starting another", self.process.pid)
-                self.kill()
-            self.start()
+    def __init__(self, size: int) -> None:
+        if size < 1:
+            raise ValueError(f"an executor needs at least one process, not {size}")
+        _CONTEXT.set_forkserver_preload(_preloaded_modules())  # read when the forkserver starts
+        self.size = size
+        self._lock = threading.Lock()
+        self._idle: list[AlgorithmProcess] = []
+        self._waiters: collections.deque[_Waiter] = collections.deque()
+        self._count = 0  # processes alive or starting: at most ``size``
+        self._starting = 0  # of which starting
+        self._alive: set[AlgorithmProcess] = set()
+        self._background: set[threading.Thread] = set()
+        self._failing_since: float | None = None
+        self._interrupted = threading.Event()
+        self._closing = threading.Event()
+        self._wake_watcher, self._watcher_woken = multiprocessing.Pipe()
+        self._watcher = threading.Thread(target=self._watch_idle, name="algorithm-watch", daemon=True)
+        self._watcher.start()
+        with self._lock:
+            self._start_one()  # the first run finds it ready
 
-    def run(
+    def __call__(
         self,
         algorithm: algorithms.Algorithm,
         params: dict[str, Any],
         timeout: float,
         stop_asked: Callable[[], bool],
-        interrupted: threading.Event,
-    ) -> Run:
-        self.ensure_ready()
-        assert self._connection is not None and self.process is not None
-        started = time.monotonic()
-        deadline = started + timeout
-        try:
-            self._connection.send((algorithm.name, params))
-            while not self._connection.poll(min(CHECK_SECONDS, max(0.0, deadline - time.monotonic()))):
-                stopping = (
-                    INTERRUPTED
-                    if interrupted.is_set()
-                    else TIMEOUT
-                    if time.monotonic() >= deadline
-                    else CANCELLED
-                    if stop_asked()
-                    else None
-                )
-                if stopping:
-                    self.kill()
-                    return Run(stopping, elapsed=time.monotonic() - started)
-                if not self.process.is_alive():
-                    break
-            else:
-                return Run(*self._connection.recv())
-        except (EOFError, OSError):
-            pass
-        log.warning("algorithm process %s died while running %s", self.process.pid, algorithm.name)
-        self.kill()
-        return Run(LOST, elapsed=time.monotonic() - started)
-
-    def kill(self) -> None:
-        if self.process is not None:
-            self.process.kill()
-            self.process.join()
-            self.process = None
-        if self._connection is not None:
-            self._connection.close()
-            self._connection = None
-
-    def close(self) -> None:
-        if self._connection is not None:
-            self._connection.close()  # the child sees EOF and exits
-            self._connection = None
-        if self.process is not None:
-            self.process.join(timeout=5)
-            if self.process.is_alive():
-                self.process.kill()
-                self.process.join()
-            self.process = None
-
-
-def _is_quick(algorithm: algorithms.Algorithm, params: dict[str, Any]) -> bool:
-    try:
-        return bool(algorithm.is_quick(params))
-    except Exception:  # a broken hint costs only the round trip to the child
-        log.warning("%s.is_quick failed; running in a child process", algorithm.name, exc_info=True)
-        return False
-
-
-class ProcessExecutor:
-    """As many slots as threads may run jobs; a ``Runner`` for ``RunService.execute_job``."""
-
-    def __init__(self, slots: int) -> None:
-        self._idle: queue.SimpleQueue[_Slot] = queue.SimpleQueue()
-        self._closing = False
-        self._interrupted = threading.Event()
-        started = [_Slot() for _ in range(slots)]
-        for slot in started:  # started together, awaited together
-            slot.start()
-        for slot in started:
-            slot.ensure_ready()
-            self._idle.put(slot)
-
-    def __call__(
-        self, algorithm: algorithms.Algorithm, params: dict[str, Any], timeout: float, stop_asked: Callable[[], bool]
+        progress: Progress | None = None,
     ) -> Run:
         if self._interrupted.is_set():
             return Run(INTERRUPTED)
+        progress = _guarded(progress, algorithm.name)
         if _is_quick(algorithm, params):
-            return run_algorithm(algorithm, params)
-        slot = self._idle.get()
+            return run_algorithm(algorithm, params, progress)
+        started = time.monotonic()
+        deadline = started + timeout
+
+        def stopping() -> str | None:
+            if self._interrupted.is_set():
+                return INTERRUPTED
+            if time.monotonic() >= deadline:
+                return TIMEOUT
+            return CANCELLED if stop_asked() else None
+
+        process = self._acquire(stopping)
+        if isinstance(process, str):  # stopped while it waited for a process
+            return Run(process, elapsed=time.monotonic() - started)
         try:
-            return slot.run(algorithm, params, timeout, stop_asked, self._interrupted)
-        finally:
-            if self._closing:
-                slot.close()
-            else:
-                self._idle.put(slot)
+            run = process.run(algorithm.name, params, stopping, progress)
+        except BaseException:  # raised into this thread mid-run (Dramatiq's time limit): the child is in no known state
+            process.kill()
+            with self._lock:
+                self._replace(process)
+            raise
+        if run.outcome in (COMPLETED, FAILED):
+            self._release(process)
+        else:  # killed, or dead
+            with self._lock:
+                self._replace(process)
+        return run
+
+    def pids(self) -> list[int]:
+        """Ids of the algorithm processes alive now."""
+        with self._lock:
+            return sorted(process.pid for process in self._alive)
 
     def interrupt(self) -> None:
         """End every run in progress now, as ``interrupted`` (their jobs go back to the queue), and
@@ -217,9 +144,169 @@ class ProcessExecutor:
 
     def close(self) -> None:
         """Stop the idle processes now, busy ones as they come back."""
-        self._closing = True
+        with self._lock:
+            self._closing.set()
+            idle, self._idle = self._idle, []
+        self._wake_watcher.send_bytes(b"")
+        for process in idle:
+            self._end(process)
         while True:
-            try:
-                self._idle.get_nowait().close()
-            except queue.Empty:
+            with self._lock:
+                background = next(iter(self._background), None)
+            if background is None:
+                break
+            background.join()
+        self._watcher.join()
+        self._wake_watcher.close()
+        self._watcher_woken.close()
+
+    def _acquire(self, stopping: Callable[[], str | None]) -> AlgorithmProcess | str:
+        """A ready process for this run, or the outcome that stopped the run while it waited."""
+        with self._lock:
+            while self._idle:
+                process = self._idle.pop()
+                if not process.is_dead():
+                    return process
+                self._replace(process)
+            if self._count < self.size and len(self._waiters) >= self._starting:  # none on its way for this run
+                self._start_one()
+            waiter = _Waiter()
+            self._waiters.append(waiter)
+        try:
+            while not waiter.handed.wait(CHECK_SECONDS):
+                outcome = stopping() or (INTERRUPTED if self._closing.is_set() else None)
+                if outcome is not None:
+                    self._give_up(waiter)
+                    return outcome
+                if self._broken():
+                    raise RuntimeError(f"no algorithm process could start for {STARTUP_SECONDS:g} s")
+        except BaseException:
+            self._give_up(waiter)
+            raise
+        assert waiter.process is not None
+        return waiter.process
+
+    def _give_up(self, waiter: _Waiter) -> None:
+        """A run stops waiting: out of the line, or on to the next run with the process it was handed."""
+        with self._lock:
+            if waiter.process is None:
+                self._waiters.remove(waiter)
                 return
+        self._release(waiter.process)
+
+    def _release(self, process: AlgorithmProcess) -> None:
+        """A ready process is free: to the first waiting run, else to the idle ones."""
+        with self._lock:
+            if not self._closing.is_set():
+                if self._waiters:
+                    waiter = self._waiters.popleft()
+                    waiter.process = process
+                    waiter.handed.set()
+                else:
+                    self._idle.append(process)
+                return
+        self._end(process)
+
+    def _replace(self, process: AlgorithmProcess) -> None:
+        """(Lock held.) A killed or dead process: collected, and another started, in the background."""
+        self._count -= 1
+        self._in_background(self._collect, process)
+        if not (self._closing.is_set() or self._interrupted.is_set()):
+            self._start_one()
+
+    def _start_one(self) -> None:
+        """(Lock held.) Start a process in the background; ready, it goes to ``_release``."""
+        self._count += 1
+        self._starting += 1
+        self._in_background(self._start)
+
+    def _in_background(self, task: Callable[..., None], *args: Any) -> None:
+        def run() -> None:
+            try:
+                task(*args)
+            finally:
+                with self._lock:
+                    self._background.discard(thread)
+
+        thread = threading.Thread(target=run, name="algorithm-processes", daemon=True)
+        self._background.add(thread)
+        thread.start()
+
+    def _start(self) -> None:
+        """Start processes until one is ready (one killed while it starts only delays it), unless
+        the pool stops first."""
+        delay = 0.05
+        while not (self._closing.is_set() or self._interrupted.is_set()):
+            try:
+                process = AlgorithmProcess(_CONTEXT)
+            except Exception:  # the forkserver died meanwhile, say
+                log.warning("no algorithm process could be started; trying again", exc_info=True)
+            else:
+                with self._lock:
+                    self._alive.add(process)
+                if process.wait_ready(STARTUP_SECONDS):
+                    self._failing_since = None
+                    with self._lock:
+                        self._starting -= 1
+                    self._release(process)
+                    return
+                log.warning("algorithm process %s died while starting; starting another", process.pid)
+                self._collect(process)
+            if self._failing_since is None:
+                self._failing_since = time.monotonic()
+            self._closing.wait(delay)
+            delay = min(delay * 2, 2.0)
+        with self._lock:
+            self._starting -= 1
+            self._count -= 1
+
+    def _collect(self, process: AlgorithmProcess) -> None:
+        process.reap()
+        with self._lock:
+            self._alive.discard(process)
+
+    def _end(self, process: AlgorithmProcess) -> None:
+        process.close()
+        with self._lock:
+            self._alive.discard(process)
+            self._count -= 1
+
+    def _broken(self) -> bool:
+        failing = self._failing_since
+        return failing is not None and time.monotonic() - failing > STARTUP_SECONDS
+
+    def _watch_idle(self) -> None:
+        """Replace an idle process that dies (killed, out of memory) as soon as it does; one that
+        went idle less than ``IDLE_RECHECK_SECONDS`` ago is seen after at most that long."""
+        while not self._closing.is_set():
+            with self._lock:
+                watched = {process.connection: process for process in self._idle}
+            for ready in wait([self._watcher_woken, *watched], timeout=IDLE_RECHECK_SECONDS):
+                process = watched.get(ready)
+                with self._lock:
+                    if process in self._idle and process.is_dead():
+                        log.warning("idle algorithm process %s died; starting another", process.pid)
+                        self._idle.remove(process)
+                        self._replace(process)
+
+
+def _guarded(progress: Progress | None, name: str) -> Progress | None:
+    """The callback, with its failures logged rather than failing the run."""
+    if progress is None:
+        return None
+
+    def report(fraction: float, message: str) -> None:
+        try:
+            progress(fraction, message)
+        except Exception:
+            log.warning("a progress report of %s was lost", name, exc_info=True)
+
+    return report
+
+
+def _is_quick(algorithm: algorithms.Algorithm, params: dict[str, Any]) -> bool:
+    try:
+        return bool(algorithm.is_quick(params))
+    except Exception:  # a broken hint costs only the round trip to the child
+        log.warning("%s.is_quick failed; running in a child process", algorithm.name, exc_info=True)
+        return False

@@ -37,10 +37,11 @@ from app.storage.keys import Keys
 from app.storage.queue import QueueStore
 from app.storage.workers import WorkerRegistry
 from app.wiring import Services, build_services
-from workers.actors import declare_job_actor, declare_webhook_actor
+from workers.actors import JobProgress, declare_job_actor, declare_webhook_actor
 from workers.broker import QueueBroker
 from workers.cancel_watch import CancelWatch
 from workers.executor import ProcessExecutor
+from workers.progress import ProgressWriter
 from workers.webhooks import WebhookSender
 
 log = logging.getLogger(__name__)
@@ -95,11 +96,18 @@ class CloseOnShutdown(Middleware):
             closable.close()
 
 
-def start_worker(config: Config, threads: int, role: str = "jobs", services: Services | None = None) -> dramatiq.Worker:
+def start_worker(
+    config: Config,
+    threads: int,
+    role: str = "jobs",
+    services: Services | None = None,
+    on_progress: JobProgress | None = None,
+) -> dramatiq.Worker:
     """Build this process's broker, services and actor, and start consuming on ``threads`` threads.
 
-    Jobs run their algorithms in child processes (``workers.executor``); webhook attempts run on the
-    threads themselves, never on those that run algorithms.
+    Jobs run their algorithms in a pool of child processes (``workers.executor``), their progress
+    reports going to ``on_progress`` (default: kept in Redis, a few writes a second per job);
+    webhook attempts run on the threads themselves, never on those that run algorithms.
     """
     client = redis_storage.connect(config)
     services = services or build_services(config, client=client)
@@ -111,17 +119,18 @@ def start_worker(config: Config, threads: int, role: str = "jobs", services: Ser
         "pid": os.getpid(),
         "role": role,
         "threads": threads,
-        "slots": threads,
+        "slots": min(threads, config.worker_algorithm_processes) if role == "jobs" else threads,
         "version": __version__,
         "started_at": time.time(),
     }
     running: Callable[[], dict[str, float]]
     if role == "jobs":
-        executor = ProcessExecutor(threads)
+        executor = ProcessExecutor(min(threads, config.worker_algorithm_processes))
         cancel_watch = CancelWatch(services.runs.cancel_requested)
-        declare_job_actor(broker, services, executor, cancel_watch, give_up)
+        writer = ProgressWriter(services.runs.report_progress)
+        declare_job_actor(broker, services, executor, cancel_watch, give_up, on_progress or writer)
         broker.add_middleware(GracefulStop(config.worker_shutdown_timeout_seconds, executor, give_up))
-        broker.add_middleware(CloseOnShutdown(cancel_watch, executor, services.metrics))
+        broker.add_middleware(CloseOnShutdown(cancel_watch, executor, writer, services.metrics))
         running = cancel_watch.running
     else:
         sender = WebhookSender(config.webhook_timeout_seconds, config.webhook_allow_private_networks)

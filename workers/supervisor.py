@@ -23,9 +23,11 @@ from app.processes import SignalInbox, python_command
 
 log = logging.getLogger(__name__)
 
-#: A process that dies sooner than this after starting is crash-looping: wait before the next start.
+#: A process that dies sooner than this after starting may be crash-looping (see ``restart_delay``).
 _QUICK_DEATH_SECONDS = 5.0
 _MAX_RESTART_DELAY_SECONDS = 30.0
+#: Longest the supervisor goes without looking at its workers (a death wakes it at once).
+_LOOK_SECONDS = 0.2
 #: Seconds granted beyond the workers' own shutdown timeout before they are killed.
 _KILL_GRACE_SECONDS = 15.0
 
@@ -42,11 +44,20 @@ class _Slot:
     not_before: float = field(default=0.0)
 
 
+def restart_delay(quick_deaths: int) -> float:
+    """Seconds before a dead worker is started again, after ``quick_deaths`` early deaths in a row.
+
+    One early death is restarted at once (a worker killed while it started, an out-of-memory kill);
+    from the second in a row the worker is crash-looping: 1 s, doubling, up to 30 s.
+    """
+    return min(_MAX_RESTART_DELAY_SECONDS, 0.5 * 2 ** (quick_deaths - 1)) if quick_deaths > 1 else 0.0
+
+
 def pool_commands(config: Config) -> dict[str, tuple[int, list[str]]]:
     """Pool name → (processes, command) for this configuration."""
 
     def command(role: str, threads: int) -> list[str]:
-        return python_command("workers.process", "--role", role, "--threads", str(threads))
+        return python_command("workers", "--role", role, "--threads", str(threads))  # workers/__main__.py
 
     return {
         "jobs": (config.worker_processes, command("jobs", config.worker_threads)),
@@ -61,6 +72,7 @@ class Supervisor:
             _Slot(pool, command) for pool, (count, command) in pool_commands(config).items() for _ in range(count)
         ]
         self.stopping = threading.Event()
+        self._look = threading.Event()  # something changed: look at the workers now
         self._interrupts = 0
 
     def on_signal(self, signum: int) -> None:
@@ -68,7 +80,9 @@ class Supervisor:
             self._interrupts += 1
             if self._interrupts >= 2:  # a second Ctrl-C: the workers stop at once
                 self._signal_all(signal.SIGINT)
-        self.stopping.set()
+        if signum != signal.SIGCHLD:  # SIGCHLD: a worker died
+            self.stopping.set()
+        self._look.set()
 
     def run(self) -> int:
         """Start every slot and restart dead ones until asked to stop; then stop them all."""
@@ -81,7 +95,8 @@ class Supervisor:
                     slot.process = subprocess.Popen(slot.command)
                     slot.started_at = now
                     log.info("started %s worker, pid %d", slot.pool, slot.process.pid)
-            self.stopping.wait(0.2)
+            self._look.wait(_LOOK_SECONDS)
+            self._look.clear()
         return self._stop_all()
 
     def _note_death(self, slot: _Slot, now: float) -> None:
@@ -90,8 +105,7 @@ class Supervisor:
             "%s worker pid %d exited with %s; replacing it", slot.pool, slot.process.pid, slot.process.returncode
         )
         slot.quick_deaths = slot.quick_deaths + 1 if now - slot.started_at < _QUICK_DEATH_SECONDS else 0
-        delay = min(_MAX_RESTART_DELAY_SECONDS, 0.5 * 2**slot.quick_deaths) if slot.quick_deaths else 0
-        slot.not_before = now + delay
+        slot.not_before = now + restart_delay(slot.quick_deaths)
         slot.process = None
 
     def _running(self) -> list[subprocess.Popen]:
@@ -123,7 +137,7 @@ def main() -> int:
     config = Config.from_env()
     configure_logging(config.log_level)
     supervisor = Supervisor(config)
-    SignalInbox(supervisor.on_signal)
+    SignalInbox(supervisor.on_signal, (signal.SIGTERM, signal.SIGINT, signal.SIGCHLD))
     log.info(
         "supervising %d job and %d webhook worker processes", config.worker_processes, config.webhook_worker_processes
     )

@@ -10,13 +10,16 @@ import json
 import logging
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import algorithms
 from app.errors import AlgorithmFailed
 from app.metrics import ALGORITHM_DURATION, ALGORITHM_EXECUTIONS
-from app.shared_metrics import SharedMetrics
+
+if TYPE_CHECKING:  # not imported at run time: algorithm processes import this module, and need no Redis
+    from app.shared_metrics import SharedMetrics
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +30,9 @@ INTERRUPTED, LOST = "interrupted", "lost"
 ERROR_DETAILS_MAX_BYTES = 8 * 1024
 #: Frames of a traceback kept, counted from the error.
 _TRACEBACK_FRAMES = 20
+#: Receives a run's progress reports, ``(fraction, message)``, as the algorithm makes them
+#: (``algorithms.Context.progress``).
+Progress = Callable[[float, str], None]
 
 
 @dataclass(frozen=True)
@@ -51,11 +57,12 @@ class Execution:
     metadata: dict[str, Any]
 
 
-def run_algorithm(algorithm: algorithms.Algorithm, params: dict[str, Any]) -> Run:
-    """Call ``algorithm.run(params)``; whatever it raises becomes a ``failed`` run with its message."""
+def run_algorithm(algorithm: algorithms.Algorithm, params: dict[str, Any], progress: Progress | None = None) -> Run:
+    """Call ``algorithm.run``, its progress reports going to ``progress``; whatever it raises becomes
+    a ``failed`` run with its message."""
     started = time.perf_counter()
     try:
-        result = algorithm.run(params)
+        result = algorithm.call(params, algorithms.Context(progress))
         _check_result(result)
     except Exception as exc:
         elapsed = time.perf_counter() - started

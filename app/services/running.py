@@ -11,11 +11,12 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 import algorithms
+from app import models
 from app.errors import AlgorithmNotFound, InvalidRequest, JobNotFound
 from app.metrics import JOB_DURATION, JOB_RETRIES, JOBS_COMPLETED
 from app.models import Attempt, Job, JobStatus
 from app.services.catalog import Catalog
-from app.services.execution import CANCELLED, COMPLETED, INTERRUPTED, LOST, TIMEOUT, Run, account
+from app.services.execution import CANCELLED, COMPLETED, INTERRUPTED, LOST, TIMEOUT, Progress, Run, account
 from app.services.messages import webhook_message
 from app.shared_metrics import SharedMetrics
 from app.storage.jobs import JobStore
@@ -25,7 +26,8 @@ log = logging.getLogger(__name__)
 
 
 class Runner(Protocol):
-    """Runs an algorithm for a job: within ``timeout`` seconds, and stopping when ``stop_asked()``."""
+    """Runs an algorithm for a job: within ``timeout`` seconds, stopping when ``stop_asked()``, its
+    progress reports going to ``progress``."""
 
     def __call__(
         self,
@@ -33,6 +35,7 @@ class Runner(Protocol):
         params: dict[str, Any],
         timeout: float,
         stop_asked: Callable[[], bool],
+        progress: Progress | None = None,
     ) -> Run: ...
 
 
@@ -116,7 +119,14 @@ class RunService:
             self._metrics.inc(JOBS_COMPLETED, algorithm=job.algorithm, status=job.status.value)
         return job
 
-    def execute_job(self, job: Job, runner: Runner, stop_asked: Callable[[], bool]) -> JobOutcome | Requeue:
+    def report_progress(self, job: Job, fraction: float, message: str) -> bool:
+        """Keep what this run of ``job`` reports; False when the job has moved on (nothing kept)."""
+        report = models.Progress(fraction, message or None, self._clock())
+        return self._store.report_progress(job.job_id, job.attempts, report)
+
+    def execute_job(
+        self, job: Job, runner: Runner, stop_asked: Callable[[], bool], progress: Progress | None = None
+    ) -> JobOutcome | Requeue:
         """Run the job's algorithm through ``runner``; touches no storage, so a Redis outage never repeats it."""
         started = time.perf_counter()
 
@@ -129,7 +139,7 @@ class RunService:
         except (AlgorithmNotFound, InvalidRequest) as exc:
             return ended(JobStatus.FAILED, error=exc.message)
         try:
-            run = runner(algorithm, params, job.timeout or float("inf"), stop_asked)
+            run = runner(algorithm, params, job.timeout or float("inf"), stop_asked, progress)
         except Exception as exc:  # the runner itself broke: the job fails, it is not left running
             log.exception("job %s could not be run", job.job_id)
             return ended(JobStatus.FAILED, error=f"the job could not be run: {type(exc).__name__}: {exc}")

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from algorithms import Algorithm, load_algorithms
+from algorithms import Algorithm, Context, load_algorithms
 
 # The product's algorithms (the tests' own, in tests/helpers, break the contract on purpose).
 ALGORITHMS = [a for a in load_algorithms() if type(a).__module__.startswith("algorithms.")]
@@ -14,7 +14,7 @@ ALGORITHMS = [a for a in load_algorithms() if type(a).__module__.startswith("alg
 
 @pytest.mark.parametrize("algorithm", ALGORITHMS, ids=lambda a: a.name)
 def test_the_example_validates_and_runs_to_a_json_object(algorithm: Algorithm) -> None:
-    result = algorithm.run(algorithm.load_params(algorithm.example))
+    result = algorithm.call(algorithm.load_params(algorithm.example), Context())
     assert isinstance(result, dict)
     assert json.loads(json.dumps(result, allow_nan=False)) == result
 
@@ -22,4 +22,4 @@ def test_the_example_validates_and_runs_to_a_json_object(algorithm: Algorithm) -
 @pytest.mark.parametrize("algorithm", ALGORITHMS, ids=lambda a: a.name)
 def test_run_is_deterministic_on_the_example(algorithm: Algorithm) -> None:
     params = algorithm.load_params(algorithm.example)
-    assert algorithm.run(params) == algorithm.run(params)
+    assert algorithm.call(params, Context()) == algorithm.call(params, Context())

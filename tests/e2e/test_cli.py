@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import pty
 import re
 import signal
 import subprocess
@@ -50,17 +52,66 @@ def test_submit_wait_prints_the_finished_job_in_one_command(cli: Cli) -> None:
     assert json.loads(lines["result"])["factors"] == [3, 11, 17]
 
 
-def test_submit_prints_the_id_and_wait_follows_it_with_progress(cli: Cli) -> None:
-    job_id = cli("submit", "Sleeping", "--params", '{"seconds": 1}').stdout.strip()
+def test_submit_prints_the_id_and_wait_follows_it_with_progress(cli: Cli, tmp_path) -> None:
+    gate = tmp_path / "gate"  # the job runs until the test has seen `wait` tell it is running
+    job_id = cli("submit", "Gated", "--params", json.dumps({"gate": str(gate)})).stdout.strip()
 
-    waited = cli("wait", job_id, "--progress")
-
-    assert f"job {job_id}: waiting" in waited.stderr and f"job {job_id}: completed" in waited.stderr
-    assert any(f"job {job_id}: {status}" in waited.stderr for status in ("pending", "running"))  # seen at once
-    assert "completed" in waited.stdout and '{"slept": 1.0}' in waited.stdout
+    waiting = subprocess.Popen(
+        ["functionalscaffold", "wait", job_id, "--progress", "--timeout", "60"],  # ends by itself
+        env=cli.env,
+        cwd=cli.folder,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        lines = [waiting.stderr.readline()]  # one line per change of status, as it happens
+        while f"job {job_id}: running" not in lines[-1] and lines[-1]:
+            lines.append(waiting.stderr.readline())
+        gate.touch()
+        out, rest = waiting.communicate(timeout=60)
+    finally:
+        waiting.kill()
+    assert f"job {job_id}: waiting" in lines[0] and f"job {job_id}: running" in lines[-1], lines
+    assert f"job {job_id}: completed" in rest and waiting.returncode == 0, (rest, out)
+    assert "completed" in out and '"pid"' in out
     shown = json.loads(cli("status", job_id, "--json").stdout)
-    assert shown["result"] == {"slept": 1.0}
+    assert shown["result"]["pid"] > 0
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+00:00", shown["created_at"])  # as the API writes
+
+
+def test_wait_on_a_terminal_draws_the_jobs_progress_bar(cli: Cli) -> None:
+    number = 3 * (2**61 - 1) * (2**89 - 1)  # factoring it takes the whole budget, reporting as it goes
+    job_id = cli("submit", "PrimeChecker", "--params", json.dumps({"number": number, "time_budget": 3})).stdout.strip()
+    primary, secondary = pty.openpty()  # stderr a terminal, as a person waiting sees it
+    try:
+        waiting = subprocess.Popen(
+            ["functionalscaffold", "wait", job_id],
+            env=cli.env,
+            cwd=cli.folder,
+            stdout=subprocess.PIPE,
+            stderr=secondary,
+            text=True,
+        )
+        os.close(secondary)
+        drawn = b""
+        while True:
+            try:
+                chunk = os.read(primary, 4096)
+            except OSError:  # the terminal closed: the command has ended
+                break
+            if not chunk:
+                break
+            drawn += chunk
+        out, _ = waiting.communicate(timeout=30)
+    finally:
+        os.close(primary)
+    assert waiting.returncode == 0 and "completed" in out
+    bars = re.findall(rb"\[(#*)(-*)\] +(\d+)%", drawn)
+    assert bars, drawn[-500:]
+    percents = [int(percent) for _, _, percent in bars]
+    assert max(percents) > min(percents)  # the bar moved while the job ran
+    assert b"factoring" in drawn
 
 
 def test_params_are_json_when_they_parse_as_json(cli: Cli) -> None:

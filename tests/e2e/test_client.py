@@ -238,3 +238,18 @@ def test_list_filters_by_creation_time(client) -> None:
     assert after_first == [second.job_id] and before_second == [first.job_id]
     naive_local = second.created_at.astimezone().replace(tzinfo=None)  # local wall-clock time, as users write it
     assert [job.job_id for job in client.list(created_before=naive_local)] == [first.job_id]
+
+
+def test_events_follow_a_job_to_its_end_with_its_progress(client) -> None:
+    number = 3 * (2**61 - 1) * (2**89 - 1)  # factoring it takes the whole budget, reporting as it goes
+    job = client.submit("PrimeChecker", {"number": number, "time_budget": 2})
+    events = list(client.events(job.job_id))
+    kinds = [event.kind for event in events]
+    assert kinds[0] == "status" and kinds[-1] == "end" and "progress" in kinds
+    fractions = [event.progress.fraction for event in events if event.progress is not None]
+    assert fractions == sorted(fractions) and len(fractions) >= 2
+    assert events[-1].data == {"status": "completed"}
+    finished = [event.job for event in events if event.job is not None][-1]
+    assert finished.status == "completed" and finished.progress is not None
+    # Reconnecting from the last event id: nothing new but the end.
+    assert [event.kind for event in client.events(job.job_id, last_event_id=events[-1].id)] == ["end"]

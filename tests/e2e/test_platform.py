@@ -102,7 +102,7 @@ def _jobs_worker(platform) -> psutil.Process:
                 command = process.cmdline()
             except psutil.NoSuchProcess:
                 continue
-            if any("workers.process" in part for part in command) and "jobs" in command:
+            if "--role" in command and "jobs" in command:
                 return process
         return None
 

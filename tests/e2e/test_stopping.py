@@ -7,6 +7,7 @@ of this module.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 from collections.abc import Iterator
@@ -97,7 +98,7 @@ def _worker_processes(supervisor: psutil.Process, role: str) -> list[psutil.Proc
             command = child.cmdline()
         except psutil.NoSuchProcess:
             continue
-        if any("workers.process" in part for part in command) and role in command:
+        if "--role" in command and role in command:
             found.append(child)
     return found
 
@@ -204,15 +205,23 @@ def test_a_sigkilled_supervisor_leaves_no_worker_behind_and_loses_no_job(fleet: 
     assert (_job(services, job_id).status, _job(services, job_id).attempts) == (JobStatus.PENDING, 0)
 
 
-def test_a_sigkilled_algorithm_process_has_its_job_run_again_to_completion(fleet: Fleet, services: Services) -> None:
+def test_a_sigkilled_algorithm_process_has_its_job_run_again_to_completion(
+    fleet: Fleet, services: Services, tmp_path: Path
+) -> None:
     supervisor = fleet.start()
     worker = _job_worker(supervisor)
-    job_id = _submit(services)
-    _running(services, job_id)
-    children = wait_until(worker.children, timeout=10, message="the algorithm processes")
-    for child in children:  # the one running the job is among them: kill them all, as an OOM killer might
-        child.send_signal(signal.SIGKILL)
-    job = _ended(services, job_id, timeout=RUN_SECONDS + 30)
+    gate, mark = tmp_path / "gate", tmp_path / "mark"
+    job, _ = services.jobs.create_job("Gated", {"gate": str(gate), "mark": str(mark)}, "_")
+    wait_until(mark.exists, timeout=30, message="the job to run in an algorithm process")
+    mark.unlink()
+    # Its forkserver and its algorithm processes, the one running the job among them: kill them
+    # all, as an OOM killer might.
+    for process in worker.children(recursive=True):
+        with contextlib.suppress(psutil.NoSuchProcess):
+            process.send_signal(signal.SIGKILL)
+    wait_until(mark.exists, timeout=30, message="the job to run again")
+    gate.touch()
+    job = _ended(services, job.job_id, timeout=30)
     assert (job.status, job.attempts, job.error) == (JobStatus.COMPLETED, 2, None)
     assert worker.is_running()  # the worker itself went on
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from marshmallow import Schema, fields
 
-from algorithms import Algorithm, PermanentError, register
+from algorithms import Algorithm, Context, PermanentError, register
 
 
 @register
@@ -53,8 +53,11 @@ class Stuck(Algorithm):
 
     class Params(Schema):
         terms = fields.Integer(required=True)
+        report = fields.Boolean(load_default=False)  # says so (progress 0) before the long call
 
-    def run(self, params: dict[str, Any]) -> dict[str, Any]:
+    def run(self, params: dict[str, Any], context: Context) -> dict[str, Any]:
+        if params["report"]:
+            context.progress(0.0, "summing")
         return {"sum": sum(range(params["terms"]))}
 
 
@@ -72,7 +75,32 @@ class WhereRun(Algorithm):
     def is_quick(self, params: dict[str, Any]) -> bool:
         return params["quick"]
 
-    def run(self, params: dict[str, Any]) -> dict[str, Any]:
+    def run(self, params: dict[str, Any], context: Context) -> dict[str, Any]:
+        context.progress(1.0, "here")
+        return {"pid": os.getpid()}
+
+
+@register
+class Gated(Algorithm):
+    """Reports that it waits (and creates the file ``mark``, when given), waits until the file ``gate``
+    exists, then answers with its process id."""
+
+    name = "Gated"
+    version = "0.0.1"
+    example = {"gate": "/"}
+
+    class Params(Schema):
+        gate = fields.String(required=True)
+        mark = fields.String(load_default=None)
+
+    def run(self, params: dict[str, Any], context: Context) -> dict[str, Any]:
+        context.progress(0.0, "at the gate")
+        if params["mark"]:
+            with open(params["mark"], "a"):
+                pass
+        while not os.path.exists(params["gate"]):
+            time.sleep(0.005)
+        context.progress(1.0, "through")
         return {"pid": os.getpid()}
 
 

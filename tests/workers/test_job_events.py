@@ -95,6 +95,22 @@ def test_a_stream_starts_with_the_state_follows_the_job_and_ends(
     assert list(stream.rest()) == []  # and the server closes the stream
 
 
+def test_progress_reaches_the_job_and_its_event_stream(client: FlaskClient, worker: dramatiq.Worker) -> None:
+    """PrimeChecker reports while it factors (in its algorithm process); the worker keeps a few
+    reports a second; GET shows the latest, the stream each one kept."""
+    number = 3 * (2**61 - 1) * (2**89 - 1)  # its large factors take the whole budget
+    job_id = _submit(client, {"algorithm": "PrimeChecker", "params": {"number": number, "time_budget": 2}})
+    stream = Stream(client, f"/jobs/{job_id}/events")
+    seen = stream.until(lambda e: e.kind == "end")
+    progress = [e.data for e in seen if e.kind == "progress"]
+    assert len(progress) >= 2, [e.kind for e in seen]
+    fractions = [p["fraction"] for p in progress]
+    assert fractions == sorted(fractions) and fractions[-1] > fractions[0]
+    assert all(p["message"].startswith("factoring") and p["updated_at"] for p in progress)
+    job = client.get(f"/jobs/{job_id}").get_json()
+    assert job["status"] == "completed" and job["progress"]["fraction"] == fractions[-1]
+
+
 def test_reconnecting_with_last_event_id_sends_only_what_changed_since(
     client: FlaskClient, worker: dramatiq.Worker, webhook_worker: dramatiq.Worker, webhook_receiver: WebhookReceiver
 ) -> None:

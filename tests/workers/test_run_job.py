@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+import queue
 import socket
 import threading
+from pathlib import Path
 
 import dramatiq
 import pytest
@@ -162,7 +164,7 @@ def test_job_metrics_are_counted_by_the_worker(client: FlaskClient) -> None:
 def test_status_never_goes_backwards(services: Services, client: FlaskClient) -> None:
     job_id = _submit(client, {"number": 7})
     job = services.runs.start_job(job_id)
-    in_this_thread = lambda algorithm, params, timeout, stop_asked: run_algorithm(algorithm, params)  # noqa: E731
+    in_this_thread = lambda algorithm, params, timeout, stop_asked, progress: run_algorithm(algorithm, params)  # noqa: E731
     outcome = services.runs.execute_job(job, in_this_thread, lambda: False)
     services.runs.finish_job(job, outcome, Receipt(JOBS_QUEUE, job_id, 0))
     assert services.jobs.get_job(job_id, "_").status is JobStatus.COMPLETED
@@ -230,3 +232,23 @@ def test_a_job_and_its_message_are_stored_together_or_not_at_all_when_redis_is_k
     assert set(refused) == {503}
     assert set(accepted) <= jobs  # every job answered 202 survived the kill
     assert jobs == messages == ready  # each with its message, and no message without its job
+
+
+def test_progress_reports_of_a_running_job_reach_the_workers_callback(
+    client: FlaskClient, config: Config, tmp_path: Path
+) -> None:
+    reports: queue.SimpleQueue[tuple[str, float, str]] = queue.SimpleQueue()
+    worker = start_worker(
+        config, threads=2, on_progress=lambda job, fraction, message: reports.put((job.job_id, fraction, message))
+    )
+    try:
+        gate = tmp_path / "gate"
+        job_id = _submit(client, {"gate": str(gate)}, algorithm="Gated")  # reports from its algorithm process
+        assert reports.get(timeout=10) == (job_id, 0.0, "at the gate")
+        assert client.get(f"/jobs/{job_id}").get_json()["status"] == "running"
+        gate.touch()
+        assert _finished(client, job_id)["status"] == "completed"
+        assert reports.get(timeout=1) == (job_id, 1.0, "through")
+    finally:
+        worker.stop(timeout=10_000)
+        worker.broker.close()

@@ -9,6 +9,7 @@ import psutil
 from support import ProcessGroup, platform_env, wait_until
 
 from app.embedded_redis import EmbeddedRedis
+from workers.supervisor import restart_delay
 
 
 def _workers(root: psutil.Process) -> dict[int, str]:
@@ -18,7 +19,7 @@ def _workers(root: psutil.Process) -> dict[int, str]:
             command = child.cmdline()
         except psutil.NoSuchProcess:
             continue
-        if any("workers.process" in part for part in command):
+        if "--role" in command:
             found[child.pid] = command[command.index("--role") + 1]
     return found
 
@@ -54,3 +55,7 @@ def test_a_killed_worker_is_replaced_and_sigterm_stops_every_worker(redis_server
         assert not any(child.is_running() and child.status() != psutil.STATUS_ZOMBIE for child in children)
     finally:
         group.stop()
+
+
+def test_one_early_death_is_restarted_at_once_and_a_crash_loop_backs_off() -> None:
+    assert [restart_delay(deaths) for deaths in range(8)] == [0, 0, 1, 2, 4, 8, 16, 30]

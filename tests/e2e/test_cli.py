@@ -156,6 +156,7 @@ def test_ctrl_c_stops_waiting_with_exit_130_and_the_job_goes_on(cli: Cli, tmp_pa
         assert waiting.wait(timeout=10) == 130
     finally:
         waiting.kill()
+        waiting.wait()
     assert f"stopped waiting; job {job_id} goes on" in stderr.read_text()
     assert "Traceback" not in stderr.read_text()
     assert json.loads(cli("status", job_id, "--json").stdout)["status"] in ("pending", "running")

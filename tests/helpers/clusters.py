@@ -22,6 +22,7 @@ from pathlib import Path
 import requests
 from hosts import Host, Network
 from platforms import procfile_commands
+from redis import Redis
 from support import metric_value, platform_env, wait_until
 
 from app.config import Config
@@ -39,6 +40,8 @@ METRICS_FLUSH_SECONDS = 0.2
 #: Requests per API key allowed by the cluster's RATE_LIMIT, per hour (each test takes its own keys).
 RATE_LIMIT_PER_HOUR = 30
 API_KEYS = [f"cluster-key-{n:03d}" for n in range(300)]
+#: The operators' keys (ADMIN_API_KEYS): every job, /workers, /queues.
+ADMIN_KEYS = [f"cluster-admin-{n}" for n in range(4)]
 WEB_PORT, REDIS_PORT, RECEIVER_PORT = 8000, 6379, 9000
 CLIENT_HOST = Path(__file__).with_name("client_host.py")
 #: Addresses on the hosts' /24: web and worker hosts numbered from 1.
@@ -76,6 +79,8 @@ class Cluster:
     config: Config  # as the observer connects: across the bridge
     store: JobStore
     registry: WorkerRegistry
+    #: The observer's connection to the cluster's Redis, for counts made by hand.
+    redis: Redis
     keys: Iterator[str] = field(default_factory=lambda: iter(API_KEYS))
     loads: int = 0
 
@@ -155,6 +160,7 @@ def _settings(redis_address: str) -> dict[str, str]:
         "WEB_CONCURRENCY": "1",
         "WEB_THREADS": "32",
         "API_KEYS": ",".join(API_KEYS),
+        "ADMIN_API_KEYS": ",".join(ADMIN_KEYS),
         "RATE_LIMIT": f"{RATE_LIMIT_PER_HOUR}/hour",
         "WEBHOOK_ALLOW_PRIVATE_NETWORKS": "true",
         "WEBHOOK_RETRY_DELAYS": "0.5,1,2",
@@ -198,7 +204,7 @@ def running_cluster(logs: Path) -> Iterator[Cluster]:
             ),
             env=platform_env(),
         )  # fmt: skip
-        made = Cluster(network, observer, JobStore(client, Keys("fs")), WorkerRegistry(client, Keys("fs")))
+        made = Cluster(network, observer, JobStore(client, Keys("fs")), WorkerRegistry(client, Keys("fs")), client)
         try:
             wait_until(lambda: _ready(made), timeout=60, interval=0.2, message="web and worker hosts to be ready")
         except AssertionError:

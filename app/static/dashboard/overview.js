@@ -67,12 +67,13 @@ function drawQueues(element, queues) {
   fill(element, table(columns, rows));
 }
 
-const WIDTH = 600;
-const HEIGHT = 160;
-const PAD = 24;
+const HEIGHT = 180;
+const PAD = 28;
 
 /** Completed and failed jobs per minute as stacked bars, the failure rate as a line, drawn as SVG. */
 function drawChart(figure, queue) {
+  // One drawing unit per CSS pixel of the figure as it is now (redrawn each refresh): text stays readable on a phone.
+  const WIDTH = Math.max(280, figure.clientWidth - 20);
   const history = (queue && queue.history) || [];
   const completed = history.reduce((sum, minute) => sum + minute.completed, 0);
   const failed = history.reduce((sum, minute) => sum + minute.failed, 0);

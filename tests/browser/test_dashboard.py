@@ -157,8 +157,9 @@ def test_a_worker_killed_with_sigkill_leaves_the_workers_page(dashboard: Dashboa
     assert replacement.get_attribute("data-pid") != str(victim["pid"])
 
 
-def _populate(dashboard: Dashboard) -> dict[str, str]:
-    """Some history to show: a batch, a finished job and a failed one (with a traceback)."""
+def _populate(dashboard: Dashboard, gates: Path) -> dict[str, str]:
+    """Something to show: a batch, a finished job, a failed one (with a traceback), and one running
+    halfway (until the gate ``gates/2`` opens)."""
     batch = dashboard.api(
         "POST",
         "/batches",
@@ -167,9 +168,13 @@ def _populate(dashboard: Dashboard) -> dict[str, str]:
     )
     failed = dashboard.submit("Deep", {"depth": 3, "length": 40})
     done = dashboard.submit("PrimeChecker", {"number": 561})
+    running = dashboard.submit("Stepping", {"gates": str(gates), "steps": 2})
+    (gates / "1").touch()
     for job_id in [failed, done, *batch["job_ids"]]:
         wait_until(lambda job_id=job_id: _status(dashboard, job_id) in ("completed", "failed"), timeout=30)
-    return {"batch": batch["batch_id"], "failed": failed, "done": done}
+    halfway = lambda: (dashboard.api("GET", f"/jobs/{running}").get("progress") or {}).get("fraction") == 0.5  # noqa: E731
+    wait_until(halfway, timeout=JOB_START_MS / 1000, message="the running job halfway")
+    return {"batch": batch["batch_id"], "failed": failed, "done": done, "running": running}
 
 
 @pytest.mark.parametrize(
@@ -181,17 +186,27 @@ def _populate(dashboard: Dashboard) -> dict[str, str]:
     ],
 )
 def test_every_page_loads_only_from_the_platform_in_light_dark_and_phone_width(
-    dashboard: Dashboard, browser: Any, mode: str, options: dict[str, Any]
+    dashboard: Dashboard, browser: Any, mode: str, options: dict[str, Any], tmp_path: Path
 ) -> None:
-    made = _populate(dashboard)
+    made = _populate(dashboard, tmp_path)
+    try:
+        _tour(dashboard, browser, mode, options, made)
+    finally:
+        (tmp_path / "2").touch()  # the running job ends
+
+
+def _tour(dashboard: Dashboard, browser: Any, mode: str, options: dict[str, Any], made: dict[str, str]) -> None:
+    """Every page, checked and photographed; then what the browser asked for."""
     for tab in open_tab(browser, **options):
         page = tab.page
         sign_in(tab, dashboard)
+        expect(page.locator("#nav")).to_be_visible()
+        tab.errors.clear()  # the 401 that made the dashboard ask for a key
         pages = [
             ("overview", "#/", "#view .card"),
             ("jobs", "#/jobs", "#jobs-listing tr[data-job-id]"),
             ("job", f"#/jobs/{made['failed']}", "#job-error pre"),
-            ("workers", "#/workers", "#workers-listing tr[data-pid]"),
+            ("workers", "#/workers", f'#workers-listing a[href="#/jobs/{made["running"]}"]'),
             ("batches", "#/batches", "#batches-listing tr[data-batch-id]"),
             ("batch", f"#/batches/{made['batch']}", "#view tr[data-job-id]"),
         ]
@@ -210,6 +225,8 @@ def test_every_page_loads_only_from_the_platform_in_light_dark_and_phone_width(
         origin = dashboard.url + "/"
         assert tab.requests and not [url for url in tab.requests if not url.startswith(origin)]
         assert not [url for url in tab.requests if dashboard.admin_key in url]
+        # And nothing failed or was blocked by the page's Content-Security-Policy
+        assert not tab.errors
         if mode == "dark":
             background = page.evaluate("getComputedStyle(document.body).backgroundColor")
             assert sum(int(part) for part in background[4:-1].split(",")) < 3 * 80, background

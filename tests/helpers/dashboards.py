@@ -57,20 +57,24 @@ class Dashboard:
 
 @dataclass
 class Tab:
-    """A page of its own browser context (own sessionStorage), with every request it made."""
+    """A page of its own browser context (own sessionStorage), with every request it made and every
+    error its console showed (a script error, or something the Content-Security-Policy blocked)."""
 
     page: Any
     requests: list[str]
+    errors: list[str] = field(default_factory=list)
 
 
 def open_tab(browser: Any, **context_options: Any) -> Iterator[Tab]:
     """A fresh context (``viewport``, ``color_scheme``...) whose page records each request's URL."""
     context = browser.new_context(**{"viewport": {"width": 1280, "height": 860}, **context_options})
     page = context.new_page()
-    made: list[str] = []
-    page.on("request", lambda request: made.append(request.url))
+    tab = Tab(page, [])
+    page.on("request", lambda request: tab.requests.append(request.url))
+    page.on("console", lambda message: message.type == "error" and tab.errors.append(message.text))
+    page.on("pageerror", lambda error: tab.errors.append(str(error)))
     try:
-        yield Tab(page, made)
+        yield tab
     finally:
         context.close()
 

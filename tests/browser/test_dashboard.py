@@ -9,6 +9,7 @@ second (here given seconds, for a busy CI machine).
 from __future__ import annotations
 
 import os
+import re
 import signal
 from pathlib import Path
 from typing import Any
@@ -82,6 +83,37 @@ def test_a_submitted_job_shows_in_the_table_within_2_s_and_its_status_changes_li
     gate.touch()
     expect(row).to_have_attribute("data-status", "completed", timeout=JOB_START_MS + POLL_MS)
     assert _status(dashboard, job_id) == "completed"
+
+
+def test_filters_narrow_the_table_and_search_finds_a_job_or_a_batch(dashboard: Dashboard, tab: Tab) -> None:
+    # Given a failed job and a batch
+    failed = dashboard.submit("Failing", {"n": 1})
+    one_job = {"jobs": [{"algorithm": "Sleeping", "params": {"seconds": 0}}]}
+    batch = dashboard.api("POST", "/batches", key=dashboard.client_key, json=one_job)["batch_id"]
+    wait_until(lambda: _status(dashboard, failed) == "failed", timeout=JOB_START_MS / 1000, message="the job failed")
+    sign_in(tab, dashboard, fragment="#/jobs")
+
+    # When the operator filters on status failed and algorithm Failing, only such jobs are listed
+    filters = tab.page.locator("#job-filters")
+    filters.get_by_label("Status").select_option("failed")
+    expect(filters.get_by_label("Algorithm").locator("option[value=Failing]")).to_be_attached()
+    filters.get_by_label("Algorithm").select_option("Failing")
+    filters.get_by_role("button", name="Apply").click()
+    expect(_job_row(tab, failed)).to_be_visible(timeout=POLL_MS + SLACK_MS)
+    rows = tab.page.locator("#jobs-listing tr[data-job-id]")
+    expect(rows.filter(has_not_text="Failing")).to_have_count(0, timeout=POLL_MS + SLACK_MS)
+    assert set(rows.evaluate_all("rows => rows.map(row => row.dataset.status)")) == {"failed"}
+
+    # When they search for the batch's id, its page opens; for the job's id, the job's page with its error
+    search = tab.page.get_by_label("Job or batch id")
+    search.fill(batch)
+    search.press("Enter")
+    expect(tab.page).to_have_url(re.compile(f"#/batches/{batch}$"))
+    expect(tab.page.locator("#view tr[data-job-id]")).to_have_count(1, timeout=POLL_MS + SLACK_MS)
+    tab.page.goto(dashboard.url + "/dashboard/#/jobs")
+    tab.page.get_by_label("Job or batch id").fill(failed)
+    tab.page.get_by_label("Job or batch id").press("Enter")
+    expect(tab.page.locator("#job-error")).to_contain_text("number must be positive")
 
 
 def test_progress_moves_live_on_the_job_page(dashboard: Dashboard, tab: Tab, tmp_path: Path) -> None:

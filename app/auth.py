@@ -12,9 +12,10 @@ from app.errors import Forbidden, ServiceError
 from app.routes import services
 from app.services.auth import ANONYMOUS, Principal
 
-#: Endpoints anyone may call: probes, metrics, and the documentation.
+#: Endpoints anyone may call: probes, metrics, the documentation, and the dashboard's static pages
+#: (which hold no data: their script sends the operator's key with each API call).
 PUBLIC_ENDPOINTS = {"health.healthz", "health.readyz", "health.metrics"}
-PUBLIC_BLUEPRINTS = {"api-docs", "docs_assets"}
+PUBLIC_BLUEPRINTS = {"api-docs", "docs_assets", "dashboard"}
 
 
 def is_public() -> bool:

@@ -7,7 +7,7 @@ from flask import Flask
 from app import __version__, auth, docs, http_metrics, openapi, rate_limits, request_id
 from app.api import Api
 from app.config import Config
-from app.routes import EXTENSION_KEY, algorithms, batches, health, invoke, jobs, operations
+from app.routes import EXTENSION_KEY, algorithms, batches, dashboard, health, invoke, jobs, operations
 from app.versioning import VersionPrefix
 from app.wiring import Services, build_services
 
@@ -58,5 +58,6 @@ def create_app(config: Config | None = None, services: Services | None = None) -
         services.config.schedule_horizon_seconds,
     )
     docs.init_app(app)
+    dashboard.init_app(app)  # on Flask, not the API: a browser UI stays out of /openapi.json
     app.wsgi_app = VersionPrefix(app.wsgi_app)  # type: ignore[method-assign]
     return app

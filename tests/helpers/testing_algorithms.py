@@ -150,3 +150,26 @@ class FailsFirst(Algorithm):
         if runs <= params["failures"]:
             raise RuntimeError(f"run {runs} fails")
         return {"run": runs}
+
+
+@register
+class Stepping(Algorithm):
+    """Goes through ``steps`` steps, each when the file ``<gates>/<n>`` exists, reporting progress
+    ``n / steps`` after each: a test moves it forward step by step, with no clock involved."""
+
+    name = "Stepping"
+    version = "0.0.1"
+    example = {"gates": "/", "steps": 0}
+
+    class Params(Schema):
+        gates = fields.String(required=True)
+        steps = fields.Integer(required=True)
+
+    def run(self, params: dict[str, Any], context: Context) -> dict[str, Any]:
+        steps = params["steps"]
+        context.progress(0.0, f"step 0 of {steps}")
+        for step in range(1, steps + 1):
+            while not os.path.exists(os.path.join(params["gates"], str(step))):
+                time.sleep(0.005)
+            context.progress(step / steps, f"step {step} of {steps}")
+        return {"steps": steps}

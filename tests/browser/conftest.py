@@ -1,0 +1,56 @@
+"""Fixtures of the browser tests: the Procfile's processes with keys, and Debian's chromium driven by Playwright.
+
+Playwright's own browser builds are never downloaded: the tests launch the system's chromium
+(``apt-get install chromium``; ``.ci/run`` installs it), or are skipped, saying why, when there is none.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from dashboards import (
+    ADMIN_KEY,
+    ARTIFACTS,
+    CLIENT_KEY,
+    WORKER_LEASE_SECONDS,
+    Dashboard,
+    Tab,
+    chromium_path,
+    open_tab,
+)
+from platforms import running_platform
+from playwright.sync_api import sync_playwright
+
+
+@pytest.fixture(scope="session")
+def dashboard(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dashboard]:
+    """The Procfile's web and workers on a Redis of their own, keys required: one admin, one client."""
+    settings = {
+        "API_KEYS": CLIENT_KEY,
+        "ADMIN_API_KEYS": ADMIN_KEY,
+        "WORKER_LEASE_SECONDS": str(WORKER_LEASE_SECONDS),
+    }
+    with running_platform(tmp_path_factory.mktemp("dashboard-platform-logs"), **settings) as platform:
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        yield Dashboard(platform)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """One headless chromium for the session; each test opens its own context (own session storage)."""
+    executable = chromium_path()
+    if executable is None:
+        pytest.skip("no chromium to drive: apt-get install chromium (or set CHROMIUM_PATH)")
+    with sync_playwright() as playwright:
+        # --no-sandbox: CI runs as root, where chromium's sandbox refuses to start.
+        browser = playwright.chromium.launch(executable_path=executable, args=["--no-sandbox"], headless=True)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def tab(browser: Any) -> Iterator[Tab]:
+    """A desktop-sized tab of its own (no key stored), recording its requests."""
+    yield from open_tab(browser)

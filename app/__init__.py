@@ -1,7 +1,8 @@
 """FunctionalScaffold: run registered algorithms behind an HTTP API, now or as queued jobs.
 
-``create_app()`` builds the web app (gunicorn serves ``app:create_app()``); ``app.client`` is the
-Python client. The app is imported only when asked for, so that the client and the CLI start fast.
+``create_app()`` builds the web app (gunicorn serves ``app:create_app()``); the Python client is
+its own distribution, ``functionalscaffold_client`` (``client/``). The app is imported only when
+asked for, so that the CLI starts fast.
 """
 
 from __future__ import annotations

@@ -1,80 +1,17 @@
-"""The Python client of FunctionalScaffold.
+"""Deprecated: the client is now its own distribution, ``functionalscaffold_client``.
 
-    from app.client import Client
-    job = Client().submit("PrimeChecker", {"number": 561}, wait=30)
-    print(job.result)
-
-Errors are ``ApiError`` subclasses named after the API's codes (``JobNotFound``, ``ValidationError``
-with ``fields``, ``RateLimited`` with ``retry_after``...), each with the ``request_id``.
+Kept for one release so that ``from app.client import Client`` goes on working, with a
+``DeprecationWarning``; it goes in the next. Import from ``functionalscaffold_client`` instead
+(``pip install ./client``: httpx only, no server, no module named ``app``).
 """
 
-from app.client.client import Client, job_body
-from app.client.errors import (
-    AlgorithmError,
-    AlgorithmNotFound,
-    ApiError,
-    BatchNotFound,
-    ClientError,
-    ConnectionFailed,
-    Forbidden,
-    IdempotencyKeyReused,
-    InternalError,
-    JobAlreadyFinished,
-    JobNotFinished,
-    JobNotFound,
-    JobNotRetryable,
-    MethodNotAllowed,
-    NotFound,
-    PayloadTooLarge,
-    RateLimited,
-    ServiceUnavailable,
-    Unauthorized,
-    UnexpectedResponse,
-    UnsupportedMediaType,
-    ValidationError,
-    WaitTimeout,
-    WebhookNotFound,
-    WebhookVerificationError,
-)
-from app.client.models import Algorithm, Attempt, Batch, Invocation, Job, JobEvent, Progress, Webhook, WebhookAttempt
-from app.client.webhooks import verify_webhook
+import warnings
 
-__all__ = [
-    "Algorithm",
-    "AlgorithmError",
-    "AlgorithmNotFound",
-    "ApiError",
-    "Attempt",
-    "Batch",
-    "BatchNotFound",
-    "Client",
-    "ClientError",
-    "ConnectionFailed",
-    "Forbidden",
-    "IdempotencyKeyReused",
-    "InternalError",
-    "Invocation",
-    "Job",
-    "JobAlreadyFinished",
-    "JobEvent",
-    "JobNotFinished",
-    "JobNotFound",
-    "JobNotRetryable",
-    "MethodNotAllowed",
-    "NotFound",
-    "PayloadTooLarge",
-    "Progress",
-    "RateLimited",
-    "ServiceUnavailable",
-    "Unauthorized",
-    "UnexpectedResponse",
-    "UnsupportedMediaType",
-    "ValidationError",
-    "WaitTimeout",
-    "Webhook",
-    "WebhookAttempt",
-    "WebhookNotFound",
-    "WebhookVerificationError",
-    "job_body",
-    "verify_webhook",
-]
+from functionalscaffold_client import *  # noqa: F403
+from functionalscaffold_client import __all__  # noqa: F401
+
+warnings.warn(
+    "app.client is deprecated and goes in the next release: import functionalscaffold_client instead",
+    DeprecationWarning,
+    stacklevel=2,
+)

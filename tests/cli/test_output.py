@@ -5,10 +5,9 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 import pytest
-
-from app.cli.output import counted, echo_job
-from app.client import Job
-from app.client.models import Webhook, WebhookAttempt
+from functionalscaffold_client import Job
+from functionalscaffold_client.cli.output import counted, echo_job
+from functionalscaffold_client.models import Webhook, WebhookAttempt
 
 _AT = datetime(2026, 11, 21, 4, 34, 34, tzinfo=timezone.utc)
 

@@ -1,4 +1,4 @@
-"""The client's retry rules, against a real HTTP server on 127.0.0.1 that answers on cue.
+"""The client's retry rules (``Transport``, ``AsyncTransport``), against a real HTTP server answering on cue.
 
 Time is faked (the transport's ``sleep`` and ``clock``) so backoff and budgets are checked exactly
 and at once; the requests themselves are real.
@@ -10,11 +10,10 @@ import email.utils
 import time
 from collections.abc import Iterator
 
+import httpx
 import pytest
-import requests
 from flaky_proxy import DROP, HANG, FlakyProxy, answer
-
-from app.client import (
+from functionalscaffold_client import (
     ApiError,
     ClientError,
     ConnectionFailed,
@@ -27,7 +26,9 @@ from app.client import (
     UnexpectedResponse,
     ValidationError,
 )
-from app.client.transport import Transport
+from functionalscaffold_client._calls import Request
+from functionalscaffold_client.transport import AsyncTransport, Transport
+
 from app.embedded_redis import free_port
 
 
@@ -56,8 +57,23 @@ def proxy() -> Iterator[FlakyProxy]:
     proxy.stop()
 
 
+#: Transports a test made, closed after it (an httpx pool left open warns, and warnings fail tests).
+_OPENED: list[Transport] = []
+
+
+@pytest.fixture(autouse=True)
+def _close_transports() -> Iterator[None]:
+    yield
+    while _OPENED:
+        _OPENED.pop().close()
+
+
 def _transport(url: str, fake_time: FakeTime, retry_seconds: float = 60.0, timeout: float = 5.0) -> Transport:
-    return Transport(url, retry_seconds=retry_seconds, sleep=fake_time.sleep, clock=fake_time.clock, timeout=timeout)
+    transport = Transport(
+        url, retry_seconds=retry_seconds, sleep=fake_time.sleep, clock=fake_time.clock, timeout=timeout
+    )
+    _OPENED.append(transport)
+    return transport
 
 
 def test_503s_are_retried_with_growing_jittered_backoff_until_the_budget_is_spent(proxy, fake_time) -> None:
@@ -65,7 +81,7 @@ def test_503s_are_retried_with_growing_jittered_backoff_until_the_budget_is_spen
     transport = _transport(proxy.url, fake_time, retry_seconds=20)
 
     with pytest.raises(ServiceUnavailable) as raised:
-        transport.request("GET", "/jobs/x")
+        transport.send(Request("GET", "/jobs/x"))
 
     assert len(proxy.seen) == len(fake_time.sleeps) + 1
     for attempt, slept in enumerate(fake_time.sleeps):
@@ -80,7 +96,7 @@ def test_retry_after_is_honoured_and_a_400_is_not_retried(proxy, fake_time) -> N
     proxy.script = [answer(429, retry_after="3"), answer(503, retry_after="2"), answer(400)]
 
     with pytest.raises(ValidationError):
-        _transport(proxy.url, fake_time).request("POST", "/jobs", json={})
+        _transport(proxy.url, fake_time).send(Request("POST", "/jobs", json={}))
 
     assert len(fake_time.sleeps) == 2
     assert fake_time.sleeps[0] >= 3 and fake_time.sleeps[1] >= 2
@@ -91,7 +107,7 @@ def test_a_retry_after_beyond_the_budget_is_raised_at_once_with_its_delay(proxy,
     proxy.script = [answer(429, retry_after="30")]
 
     with pytest.raises(RateLimited) as raised:
-        _transport(proxy.url, fake_time, retry_seconds=10).request("GET", "/jobs")
+        _transport(proxy.url, fake_time, retry_seconds=10).send(Request("GET", "/jobs"))
 
     assert raised.value.retry_after == 30
     assert fake_time.sleeps == [] and len(proxy.seen) == 1
@@ -105,7 +121,7 @@ def test_other_errors_are_raised_at_once_as_their_class(proxy, fake_time, status
     proxy.script = [answer(status)]
 
     with pytest.raises(error) as raised:
-        _transport(proxy.url, fake_time).request("POST", "/jobs", json={})
+        _transport(proxy.url, fake_time).send(Request("POST", "/jobs", json={}))
 
     assert raised.value.status == status
     assert fake_time.sleeps == [] and len(proxy.seen) == 1
@@ -115,7 +131,7 @@ def test_dropped_connections_are_retried_for_idempotent_requests(proxy, fake_tim
     proxy.script = [DROP, DROP, answer(404)]
 
     with pytest.raises(JobNotFound):
-        _transport(proxy.url, fake_time).request("GET", "/jobs/x", idempotent=True)
+        _transport(proxy.url, fake_time).send(Request("GET", "/jobs/x", idempotent=True))
 
     assert len(proxy.seen) == 3 and len(fake_time.sleeps) == 2
 
@@ -124,7 +140,7 @@ def test_a_request_that_must_not_run_twice_is_not_retried_after_a_dropped_connec
     proxy.script = [DROP]
 
     with pytest.raises(ConnectionFailed):
-        _transport(proxy.url, fake_time).request("POST", "/jobs/x/webhook/redeliver")
+        _transport(proxy.url, fake_time).send(Request("POST", "/jobs/x/webhook/redeliver"))
 
     assert len(proxy.seen) == 1 and fake_time.sleeps == []
 
@@ -133,7 +149,7 @@ def test_an_unreachable_platform_fails_with_a_short_reason(fake_time) -> None:
     url = f"http://127.0.0.1:{free_port()}"
 
     with pytest.raises(ConnectionFailed) as raised:
-        _transport(url, fake_time, retry_seconds=5).request("GET", "/healthz")
+        _transport(url, fake_time, retry_seconds=5).send(Request("GET", "/healthz"))
 
     assert str(raised.value) == f"cannot reach {url} (Connection refused)"
     assert 0 < sum(fake_time.sleeps) <= 5
@@ -145,7 +161,7 @@ def test_requests_share_one_pooled_connection(proxy, fake_time) -> None:
 
     for _ in range(3):
         with pytest.raises(JobNotFound):
-            transport.request("GET", "/jobs/x")
+            transport.send(Request("GET", "/jobs/x"))
 
     assert len({seen.client_port for seen in proxy.seen}) == 1
 
@@ -154,7 +170,7 @@ def test_retry_after_as_an_http_date_is_honoured(proxy, fake_time) -> None:
     proxy.script = [answer(503, retry_after=email.utils.formatdate(time.time() + 3, usegmt=True)), answer(404)]
 
     with pytest.raises(JobNotFound):
-        _transport(proxy.url, fake_time).request("GET", "/jobs/x")
+        _transport(proxy.url, fake_time).send(Request("GET", "/jobs/x"))
 
     assert len(fake_time.sleeps) == 1 and 1.5 <= fake_time.sleeps[0] <= 3.5  # whole seconds in the date
 
@@ -165,12 +181,12 @@ GATEWAY_PAGE = b"<html><body><h1>502 Bad Gateway</h1></body></html>"
 def test_a_gateways_502_is_retried_only_for_idempotent_requests(proxy, fake_time) -> None:
     proxy.script = [answer(502, body=GATEWAY_PAGE), answer(404)]
     with pytest.raises(JobNotFound):
-        _transport(proxy.url, fake_time).request("GET", "/jobs/x", idempotent=True)
+        _transport(proxy.url, fake_time).send(Request("GET", "/jobs/x", idempotent=True))
     assert len(proxy.seen) == 2
 
     proxy.script = [answer(502, body=GATEWAY_PAGE)]
     with pytest.raises(ApiError) as raised:
-        _transport(proxy.url, fake_time).request("POST", "/invoke", json={})
+        _transport(proxy.url, fake_time).send(Request("POST", "/invoke", json={}))
     assert (raised.value.status, raised.value.code) == (502, "HTTP_502")
     assert len(proxy.seen) == 3
 
@@ -178,18 +194,20 @@ def test_a_gateways_502_is_retried_only_for_idempotent_requests(proxy, fake_time
 def test_a_read_timeout_is_retried_only_for_idempotent_requests(proxy, fake_time) -> None:
     proxy.script, proxy.hang_seconds = [HANG, answer(404)], 1.0
     with pytest.raises(JobNotFound):
-        _transport(proxy.url, fake_time, timeout=0.2).request("GET", "/jobs/x", idempotent=True)
+        _transport(proxy.url, fake_time, timeout=0.2).send(Request("GET", "/jobs/x", idempotent=True))
     assert len(proxy.seen) == 2
 
     proxy.script = [HANG]
     with pytest.raises(ConnectionFailed, match="no answer in time"):
-        _transport(proxy.url, fake_time, timeout=0.2).request("POST", "/invoke", json={})
+        _transport(proxy.url, fake_time, timeout=0.2).send(Request("POST", "/invoke", json={}))
     assert len(proxy.seen) == 3
 
 
 def test_a_request_never_sent_is_retried_whatever_its_method(fake_time) -> None:
     with pytest.raises(ConnectionFailed):
-        _transport(f"http://127.0.0.1:{free_port()}", fake_time, retry_seconds=5).request("POST", "/invoke", json={})
+        _transport(f"http://127.0.0.1:{free_port()}", fake_time, retry_seconds=5).send(
+            Request("POST", "/invoke", json={})
+        )
 
     assert len(fake_time.sleeps) >= 2
 
@@ -198,7 +216,7 @@ def test_an_answer_that_is_not_json_is_reported_as_unexpected(proxy, fake_time) 
     proxy.script = [answer(200, body=b"<html>a captive portal</html>")]
 
     with pytest.raises(UnexpectedResponse, match="text/html, not JSON"):
-        _transport(proxy.url, fake_time).json("GET", "/jobs/x")
+        _transport(proxy.url, fake_time).json(Request("GET", "/jobs/x"))
 
 
 @pytest.mark.parametrize("url", ["127.0.0.1:8000", "ftp://127.0.0.1", "http://"])
@@ -208,15 +226,19 @@ def test_a_malformed_base_url_is_refused_up_front(url: str) -> None:
 
 
 def test_the_callers_session_is_left_as_it_was(proxy, fake_time) -> None:
-    session = requests.Session()
+    session = httpx.Client()
     proxy.script = [answer(404)]
-    transport = Transport(proxy.url, "secret-key", session=session, sleep=fake_time.sleep, clock=fake_time.clock)
+    transport = Transport(proxy.url, "secret-key", http_client=session, sleep=fake_time.sleep, clock=fake_time.clock)
+    _OPENED.append(transport)
 
     with pytest.raises(JobNotFound):
-        transport.request("GET", "/jobs/x")
+        transport.send(Request("GET", "/jobs/x"))
 
     assert proxy.seen[0].headers["Authorization"] == "Bearer secret-key"
     assert "Authorization" not in session.headers
+    transport.close()
+    assert not session.is_closed  # the caller's, to close
+    session.close()
 
 
 def test_with_several_urls_a_retry_goes_to_the_next_and_later_requests_start_there(proxy, fake_time) -> None:
@@ -224,14 +246,15 @@ def test_with_several_urls_a_retry_goes_to_the_next_and_later_requests_start_the
     down = f"http://127.0.0.1:{free_port()}"
     proxy.script = [answer(404)] * 3
     transport = Transport([down, proxy.url], sleep=fake_time.sleep, clock=fake_time.clock)
+    _OPENED.append(transport)
 
     with pytest.raises(JobNotFound):  # never sent to the first, so even a POST goes to the next
-        transport.request("POST", "/invoke", json={})
+        transport.send(Request("POST", "/invoke", json={}))
     assert (len(proxy.seen), len(fake_time.sleeps), transport.base_url) == (1, 1, proxy.url)
 
     for _ in range(2):
         with pytest.raises(JobNotFound):
-            transport.request("GET", "/jobs/x")
+            transport.send(Request("GET", "/jobs/x"))
     assert len(proxy.seen) == 3 and len(fake_time.sleeps) == 1  # straight to the one that answers
 
 
@@ -241,9 +264,10 @@ def test_a_replica_answering_503_sends_the_retry_to_the_other(fake_time) -> None
         unavailable.script, unavailable.repeat_last = [answer(503)], True
         healthy.script = [answer(404)]
         transport = Transport(f"{unavailable.url},{healthy.url}", sleep=fake_time.sleep, clock=fake_time.clock)
+        _OPENED.append(transport)
 
         with pytest.raises(JobNotFound):
-            transport.request("GET", "/jobs/x")
+            transport.send(Request("GET", "/jobs/x"))
 
         assert (len(unavailable.seen), len(healthy.seen), transport.base_url) == (1, 1, healthy.url)
     finally:
@@ -254,3 +278,55 @@ def test_a_replica_answering_503_sends_the_retry_to_the_other(fake_time) -> None
 def test_every_one_of_several_urls_is_checked_up_front() -> None:
     with pytest.raises(ClientError, match="'ftp://b' is not a URL"):
         Transport(["http://a:8000", "ftp://b"])
+
+
+class AsyncFakeTime(FakeTime):
+    async def async_sleep(self, seconds: float) -> None:
+        self.sleep(seconds)
+
+
+def _async_transport(url: str, fake_time: AsyncFakeTime, **options: float) -> AsyncTransport:
+    return AsyncTransport(url, sleep=fake_time.async_sleep, clock=fake_time.clock, **options)
+
+
+async def _send(transport: AsyncTransport, request: Request) -> None:
+    try:
+        await transport.send(request)
+    finally:
+        await transport.close()
+
+
+@pytest.mark.anyio
+async def test_the_async_transport_retries_by_the_same_rules(proxy) -> None:
+    """Same backoff bounds, Retry-After and budget as the blocking one: both ask ``Attempts``."""
+    fake_time = AsyncFakeTime()
+    proxy.script = [answer(429, retry_after="3"), answer(503), answer(404)]
+    with pytest.raises(JobNotFound):
+        await _send(_async_transport(proxy.url, fake_time), Request("GET", "/jobs/x"))
+    assert len(proxy.seen) == 3 and fake_time.sleeps[0] >= 3 and fake_time.sleeps[1] <= 0.5
+
+    proxy.script, proxy.repeat_last = [answer(429, retry_after="30")], True
+    with pytest.raises(RateLimited) as raised:
+        await _send(_async_transport(proxy.url, fake_time, retry_seconds=10), Request("GET", "/jobs"))
+    assert raised.value.retry_after == 30 and len(proxy.seen) == 4
+
+
+@pytest.mark.anyio
+async def test_the_async_transport_retries_only_what_is_safe_and_fails_over(proxy) -> None:
+    fake_time = AsyncFakeTime()
+    proxy.script = [DROP]
+    with pytest.raises(ConnectionFailed):
+        await _send(_async_transport(proxy.url, fake_time), Request("POST", "/jobs/x/webhook/redeliver"))
+    assert len(proxy.seen) == 1 and fake_time.sleeps == []
+
+    down = f"http://127.0.0.1:{free_port()}"
+    proxy.script = [answer(404)]
+    transport = AsyncTransport([down, proxy.url], sleep=fake_time.async_sleep, clock=fake_time.clock)
+    with pytest.raises(JobNotFound):  # never sent to the first, so even a POST goes to the next
+        await _send(transport, Request("POST", "/invoke", json={}))
+    assert (len(proxy.seen), transport.base_url) == (2, proxy.url)
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"

@@ -18,7 +18,7 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
 
 
 #: Keys of the keyed platform: each test takes its own, so one test's rate-limit budget is its own.
-CLIENT_KEYS = [f"client-key-{n}" for n in range(40)]
+CLIENT_KEYS = [f"client-key-{n}" for n in range(64)]
 RATE_LIMIT = 150
 
 

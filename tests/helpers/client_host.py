@@ -22,9 +22,8 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from functionalscaffold_client import ApiError, Client, ClientError
 from support import WebhookReceiver
-
-from app.client import ApiError, Client, ClientError
 
 
 class Submitter:

@@ -18,10 +18,10 @@ from dataclasses import dataclass, field
 
 import redis
 import requests
+from functionalscaffold_client import ApiError, Client, ClientError
 from sentinels import Sentinels
 from support import wait_until
 
-from app.client import ApiError, Client, ClientError
 from app.config import Config
 from app.errors import JobNotFound
 from app.storage.jobs import JobStore

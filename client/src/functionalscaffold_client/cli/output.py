@@ -4,17 +4,38 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import shutil
 import sys
 import threading
 import time
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, TextIO
 
-import click
+from functionalscaffold_client.models import Job
 
-from app.client import Job
+_COLOURS = {"red": 31, "green": 32, "yellow": 33}
+_ANSI = re.compile(r"\033\[[0-9;]*m")
+
+
+def style(text: str, colour: str | None = None, *, bold: bool = False, stream: TextIO | None = None) -> str:
+    """``text`` in colour when it goes to a terminal; plain when piped, so scripts never see escapes."""
+    if not (stream or sys.stdout).isatty() or (colour is None and not bold):
+        return text
+    codes = [str(_COLOURS[colour])] if colour else []
+    codes += ["1"] if bold else []
+    return f"\033[{';'.join(codes)}m{text}\033[0m"
+
+
+def unstyled_length(text: str) -> int:
+    return len(_ANSI.sub("", text))
+
+
+def echo(text: str = "", *, err: bool = False, end: str = "\n") -> None:
+    stream = sys.stderr if err else sys.stdout
+    stream.write(text + end)
+    stream.flush()
 
 
 def _plain(value: Any) -> Any:
@@ -28,8 +49,11 @@ def echo_json(value: Any) -> None:
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         value = dataclasses.asdict(value)
     elif isinstance(value, list):
-        value = [dataclasses.asdict(item) if dataclasses.is_dataclass(item) else item for item in value]
-    click.echo(json.dumps(value, indent=2, default=_plain))
+        value = [
+            dataclasses.asdict(item) if dataclasses.is_dataclass(item) and not isinstance(item, type) else item
+            for item in value
+        ]
+    echo(json.dumps(value, indent=2, default=_plain))
 
 
 def compact(value: Any) -> str:
@@ -39,11 +63,11 @@ def compact(value: Any) -> str:
 def echo_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
     """Columns padded to their widest cell (colours aside); the last column is never padded."""
     cells = [[str(cell) for cell in row] for row in [headers, *rows]]
-    widths = [max(len(click.unstyle(row[i])) for row in cells) for i in range(len(headers) - 1)]
+    widths = [max(unstyled_length(row[i]) for row in cells) for i in range(len(headers) - 1)]
     for number, row in enumerate(cells):
-        padded = [cell + " " * (width - len(click.unstyle(cell))) for cell, width in zip(row, widths, strict=False)]
+        padded = [cell + " " * (width - unstyled_length(cell)) for cell, width in zip(row, widths, strict=False)]
         line = "  ".join([*padded, row[-1]])
-        click.echo(click.style(line, bold=True) if number == 0 else line)
+        echo(style(line, bold=True) if number == 0 else line)
 
 
 def counted(count: int, noun: str) -> str:
@@ -67,7 +91,7 @@ _STATUS_COLOURS = {"completed": "green", "failed": "red", "cancelled": "yellow"}
 
 
 def status(job: Job) -> str:
-    return click.style(job.status, fg=_STATUS_COLOURS.get(job.status))
+    return style(job.status, _STATUS_COLOURS.get(job.status))
 
 
 def echo_job(job: Job) -> None:
@@ -92,7 +116,13 @@ def echo_job(job: Job) -> None:
     if job.result is not None:
         lines.append(("result", compact(job.result)))
     for name, value in lines:
-        click.echo(f"{name:<10} {value}")
+        echo(f"{name:<10} {value}")
+
+
+def bar(fraction: float, width: int = 24) -> str:
+    """``[#####-----]  50%``: the one bar drawn for jobs and batches."""
+    filled = round(fraction * width)
+    return f"[{'#' * filled}{'-' * (width - filled)}] {fraction:4.0%}"
 
 
 class Progress:
@@ -102,9 +132,6 @@ class Progress:
     On a terminal the line is redrawn in place; elsewhere (``--progress`` into a log) one line is
     written per change of status.
     """
-
-    #: Width of the bar, in characters.
-    BAR = 24
 
     def __init__(self, job_id: str) -> None:
         self._job_id = job_id
@@ -137,19 +164,17 @@ class Progress:
     def _bar(self) -> str:
         if self._fraction is None:
             return ""
-        filled = round(self._fraction * self.BAR)
-        bar = f" [{'#' * filled}{'-' * (self.BAR - filled)}] {self._fraction:4.0%}"
-        return bar + (f" {self._message}" if self._message else "")
+        return f" {bar(self._fraction)}" + (f" {self._message}" if self._message else "")
 
     def __exit__(self, *_: object) -> None:
         self._stop.set()
         if self._live:
             self._thread.join()
-            click.echo("\r\033[K", err=True, nl=False)
+            echo("\r\033[K", err=True, end="")
 
     def _line(self) -> None:
         elapsed = time.monotonic() - self._started
-        click.echo(f"job {self._job_id}: {self._status} ({elapsed:.1f} s)", err=True)
+        echo(f"job {self._job_id}: {self._status} ({elapsed:.1f} s)", err=True)
 
     def _redraw(self) -> None:
         spinner = "|/-\\"
@@ -158,5 +183,5 @@ class Progress:
             elapsed = time.monotonic() - self._started
             text = f"{spinner[tick % 4]} job {self._job_id}: {self._status}{self._bar()} ({elapsed:.1f} s)"
             text = text[: shutil.get_terminal_size().columns - 1]
-            click.echo(f"\r\033[K{text}", err=True, nl=False)
+            echo(f"\r\033[K{text}", err=True, end="")
             tick += 1

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-import requests
-
 if TYPE_CHECKING:
-    from app.client.models import Job
+    from functionalscaffold_client.models import Job
 
 
 class ClientError(Exception):
@@ -66,7 +66,8 @@ class ValidationError(ApiError):
     @property
     def fields(self) -> dict[str, list[str]]:
         """Messages by field (dotted path), e.g. ``{"params.number": ["must be an integer"]}``."""
-        return self.details.get("errors", {})
+        errors: dict[str, list[str]] = self.details.get("errors", {})
+        return errors
 
 
 class Unauthorized(ApiError):
@@ -82,7 +83,9 @@ class AlgorithmNotFound(ApiError):
 
     @property
     def available(self) -> list[str]:
-        return self.details.get("available_algorithms", [])
+        """The algorithms the platform has, to say what the caller may have meant."""
+        names: list[str] = self.details.get("available_algorithms", [])
+        return names
 
 
 class JobNotFound(ApiError):
@@ -145,25 +148,30 @@ class ServiceUnavailable(ApiError):
     code = "SERVICE_UNAVAILABLE"
 
 
-_BY_CODE = {cls.code: cls for cls in ApiError.__subclasses__()}
+_BY_CODE: dict[str, type[ApiError]] = {cls.code: cls for cls in ApiError.__subclasses__()}
 
 
-def error_from_response(response: requests.Response, retry_after: float | None = None) -> ApiError:
-    """The exception for an error answer (its class from the body's ``error`` code)."""
+def error_from_answer(
+    status: int, reason: str, headers: Mapping[str, str], body: bytes, retry_after: float | None = None
+) -> ApiError:
+    """The exception for an error answer, its class from the body's ``error`` code.
+
+    Takes the answer's parts rather than an HTTP library's response, so the sync and async
+    clients (and anything else) build the very same exception.
+    """
     try:
-        body = response.json()
+        parsed = json.loads(body) if body else {}
     except ValueError:
-        body = {}
-    if not isinstance(body, dict):
-        body = {}
-    code = body.get("error") or f"HTTP_{response.status_code}"
+        parsed = {}
+    fields: dict[str, Any] = parsed if isinstance(parsed, dict) else {}
+    code = fields.get("error") or f"HTTP_{status}"
     cls = _BY_CODE.get(code, ApiError)
     return cls(
-        body.get("message") or response.reason or "error",
-        status=response.status_code,
+        fields.get("message") or reason or "error",
+        status=status,
         code=code,
-        details=body.get("details"),
-        request_id=body.get("request_id") or response.headers.get("X-Request-ID"),
-        retryable=bool(body.get("retryable", response.status_code in (429, 503))),
+        details=fields.get("details"),
+        request_id=fields.get("request_id") or headers.get("X-Request-ID"),
+        retryable=bool(fields.get("retryable", status in (429, 503))),
         retry_after=retry_after,
     )

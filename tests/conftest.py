@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 
 # Test algorithms (Failing, Sleeping, Stuck) load in this process and in every worker child process;
 # the forkserver those come from imports them too, from the environment's path (before Python
@@ -12,6 +13,12 @@ os.environ["PYTHONPATH"] = os.pathsep.join(
     filter(None, [os.path.join(os.path.dirname(__file__), "helpers"), os.environ.get("PYTHONPATH")])
 )
 
+# A shell starts a background job (`pytest &`, nohup) with SIGINT ignored, and the processes the
+# tests start would inherit that: the tests that press Ctrl-C (SIGINT) on them would see nothing
+# happen. Their Python turns SIGINT into KeyboardInterrupt again, as in a terminal.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+
 import dataclasses
 from collections.abc import Callable, Iterator
 
@@ -20,7 +27,7 @@ import pytest
 import redis
 from flask import Flask
 from flask.testing import FlaskClient
-from support import WebhookReceiver
+from support import FIGURES_PROPERTY, WebhookReceiver
 
 from app import create_app
 from app.config import Config
@@ -118,3 +125,21 @@ def webhook_receiver() -> Iterator[WebhookReceiver]:
     receiver = WebhookReceiver().start()
     yield receiver
     receiver.stop()
+
+
+#: Figures the tests measured, from their reports (whichever process ran them): printed at the end.
+_figures: list[tuple[str, list[str]]] = []
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.when == "call":
+        _figures.extend(value for name, value in report.user_properties if name == FIGURES_PROPERTY)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if _figures:
+        terminalreporter.section("figures measured on the test hosts")
+        for title, lines in _figures:
+            terminalreporter.write_line(title)
+            for line in lines:
+                terminalreporter.write_line(f"    {line}")

@@ -37,9 +37,13 @@ def dashboard(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dashboard]:
         yield Dashboard(platform)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    """One headless chromium for the session; each test opens its own context (own session storage)."""
+    """One headless chromium for a module of tests; each test opens its own context (own session storage).
+
+    Not for the whole session: Playwright's sync API keeps an asyncio loop running in this thread
+    while it is open, and the async tests that come after (tests/client) need to start their own.
+    """
     executable = chromium_path()
     if executable is None:
         pytest.skip("no chromium to drive: apt-get install chromium (or set CHROMIUM_PATH)")

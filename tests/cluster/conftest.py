@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator
 import pytest
 from clusters import Cluster, running_cluster
 from hosts import namespaces, unavailable_reason
+from support import FIGURES_PROPERTY
 
 
 @pytest.fixture(scope="session")
@@ -27,23 +28,11 @@ def cluster(hosts_available: None, tmp_path_factory: pytest.TempPathFactory) -> 
     assert not set(made_namespaces) & set(namespaces()), "the cluster's namespaces outlived it"
 
 
-#: What the cluster tests measured, as (title, lines): printed at the end of the run.
-FIGURES: list[tuple[str, list[str]]] = []
-
-
 @pytest.fixture
-def figures() -> Callable[[str, list[str]], None]:
-    """``figures(title, lines)`` keeps a test's measurements for the run's summary (shown even when it passes)."""
-    return lambda title, lines: FIGURES.append((title, lines))
-
-
-def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    if FIGURES:
-        terminalreporter.section("figures measured on the test hosts")
-        for title, lines in FIGURES:
-            terminalreporter.write_line(title)
-            for line in lines:
-                terminalreporter.write_line(f"    {line}")
+def figures(request: pytest.FixtureRequest) -> Callable[[str, list[str]], None]:
+    """``figures(title, lines)`` keeps a test's measurements for the run's summary (shown even when it
+    passes); they travel with the test's report, so that they reach the summary from any test process."""
+    return lambda title, lines: request.node.user_properties.append((FIGURES_PROPERTY, (title, lines)))
 
 
 @pytest.hookimpl(wrapper=True)

@@ -32,8 +32,9 @@ from types import FrameType
 
 from app.embedded_redis import die_with_parent
 
-#: The hosts' /24 (10.249.87.0/24): private, and unlikely to be routed on a test machine.
-SUBNET = "10.249.87"
+#: The hosts' /24 (10.249.87.0/24 for a run in one process): private, and unlikely to be routed on a
+#: test machine. Each pytest-xdist test process (gw0, gw1, ...) has its own: 10.249.87+N.0/24.
+SUBNET = f"10.249.{87 + int(os.environ.get('PYTEST_XDIST_WORKER', 'gw0').removeprefix('gw') or 0)}"
 #: Prefix of every name this module gives to a namespace or an interface.
 PREFIX = "fsc"
 _OURS = re.compile(rf"^{PREFIX}(\d+)[a-z]")

@@ -206,3 +206,7 @@ def metric_value(exposition: str, sample: str, **labels: str) -> float:
             if s.name == sample and s.labels == labels:
                 return s.value
     return 0.0
+
+
+#: Name of the user property under which a test's report carries the figures it measured.
+FIGURES_PROPERTY = "figures"

@@ -17,7 +17,9 @@ What this module adds:
 - ``ack`` deletes the message unless a script already settled it (``LeasedMessage.settled``: the
   job and webhook scripts acknowledge or reschedule a message in the same step as they record an
   outcome); ``nack`` moves it to the dead letters; ``requeue`` (prefetched messages of a worker that
-  stops) gives them back at the front of their priority.
+  stops) gives them back at the front of their priority, and so does ``give_back`` for one a
+  thread holds but will not run (a job that waited for an algorithm process when its worker began
+  to stop).
 - ``stop_fetching()`` (called before the worker shuts down, by ``StopFetching``) keeps a stopping
   worker from taking new messages while it lets running ones finish.
 """
@@ -288,6 +290,18 @@ class QueueBroker(dramatiq.Broker):
             if deadline is not None and time.monotonic() >= deadline:
                 raise QueueJoinTimeout(queue_name)
             time.sleep(0.01)
+
+    def give_back(self, message: LeasedMessage) -> None:
+        """Return a message this worker holds but will not process to its queue, at the front of
+        its priority (as ``requeue`` does for a stopping worker's prefetched ones), and mark it
+        settled; when Redis does not answer, its lease runs out instead."""
+        try:
+            self.store.release(message.queue_name, message.message_id, message.delivery, front=True)
+        except StorageUnavailable:
+            log.warning(
+                "could not give back %s message %s: Redis is not answering", message.queue_name, message.message_id
+            )
+        message.settled = True
 
     def receipt(self, message: LeasedMessage) -> Receipt:
         """What a script needs to settle ``message`` in the same step as it records an outcome."""

@@ -237,6 +237,11 @@ class ProcessExecutor:
             self._release(process)
         return run
 
+    def waiting(self) -> int:
+        """How many jobs (or runs) wait for a process now."""
+        with self._lock:
+            return len(self._waiters)
+
     def pids(self) -> list[int]:
         """Ids of the algorithm processes alive now."""
         with self._lock:

@@ -187,3 +187,25 @@ def test_a_stopping_worker_puts_its_waiting_jobs_back_and_a_new_worker_runs_them
     # each worker has one algorithm process: the waiting jobs ran on the second worker's, not the first's
     assert len({job["result"]["pid"] for job in reruns}) == 1
     assert reruns[0]["result"]["pid"] != first_run["result"]["pid"]
+
+
+@pytest.mark.parametrize(
+    ("algorithm", "params", "needs"),
+    [
+        ("Gated", {"gate": "/nowhere"}, True),
+        ("WhereRun", {"quick": True}, False),  # quick: runs in the thread, no process to wait for
+        ("PrimeChecker", {"number": 97}, False),
+        ("PrimeChecker", {"number": 2**64 + 13}, True),
+    ],
+)
+def test_whether_a_queued_job_needs_an_algorithm_process(
+    client: FlaskClient, services: Services, algorithm: str, params: dict, needs: bool
+) -> None:
+    assert services.runs.needs_process(_submit(client, algorithm, params)) is needs
+
+
+def test_a_job_that_cannot_run_or_is_over_needs_no_process(client: FlaskClient, services: Services) -> None:
+    cancelled = _submit(client, "Gated", {"gate": "/nowhere"})
+    client.post(f"/jobs/{cancelled}/cancel")
+    assert services.runs.needs_process(cancelled) is False  # starting it settles it at once
+    assert services.runs.needs_process("ffffffffffff") is False

@@ -5,11 +5,12 @@ killed. The pool holds as many algorithm processes as may run at once (``WORKER_
 the CPU count by default), whatever the number of threads. Runs declared quick
 (``Algorithm.is_quick``) stay in the calling thread.
 
-A job takes its process before it starts (``try_reserve``, or ``reserve``, which waits for the first
-free one, in order of arrival): a job marked running is one that runs, and its time limit counts
-from then. The ``Reservation`` is the job's ``Runner``; it keeps the process until its owner
-releases it (once the outcome is recorded), so a host never shows more running jobs than
-processes. The executor called directly (``__call__``) takes a process for the run alone.
+A job takes its process before it starts (``try_reserve``: a free one, or one starting, never one
+busy): a job marked running is one that runs, and its time limit counts from then. The
+``Reservation`` is the job's ``Runner``; it keeps the process until its owner releases it (once the
+outcome is recorded), so a host never shows more running jobs than processes. ``free`` and ``freed``
+tell the worker how many more jobs it could start (``workers.admission``). The executor called
+directly (``__call__``) takes a process for the run alone, waiting in line for one.
 
 Children come from a ``multiprocessing`` forkserver that has imported the algorithms once: one
 starts in milliseconds and shares those pages with its siblings, copy-on-write. They start when
@@ -139,6 +140,7 @@ class ProcessExecutor:
         self._alive: set[AlgorithmProcess] = set()
         self._background: set[threading.Thread] = set()
         self._failing_since: float | None = None
+        self._freed = 0
         self._interrupted = threading.Event()
         self._closing = threading.Event()
         self._wake_watcher, self._watcher_woken = multiprocessing.Pipe()
@@ -159,30 +161,33 @@ class ProcessExecutor:
         ``timeout``) and given back after it."""
         return self._run(algorithm, params, timeout, stop_asked, progress, None)
 
-    def try_reserve(self) -> Reservation | None:
-        """A free process held for one job, or None at once when none is free (or the pool stops)."""
-        with self._lock:
-            if self._interrupted.is_set() or self._closing.is_set():
-                return None
-            process = self._take_idle()
-        return None if process is None else Reservation(self, process)
-
-    def reserve(self, stopping: Callable[[], bool]) -> Reservation | None:
-        """Wait for a free process (first come, first served) and hold it for one job; None when
-        ``stopping()`` turns true, or the pool is interrupted or closes, first.
+    def try_reserve(self, stopping: Callable[[], bool] = lambda: False) -> Reservation | None:
+        """A process held for one job: a free one, or one starting (waited for, unless ``stopping()``
+        turns true first); None at once when every process is taken, or the pool stops.
 
         A pool that cannot start any process for ``STARTUP_SECONDS`` gives an empty reservation:
         running on it fails, saying why.
         """
-
-        def gave_up() -> str | None:
-            return INTERRUPTED if stopping() or self._interrupted.is_set() else None
-
+        with self._lock:
+            if self._interrupted.is_set() or self._closing.is_set() or self._free() <= 0:
+                return None
+            entry = self._enter()
+        if not isinstance(entry, _Waiter):
+            return Reservation(self, entry)
         try:
-            process = self._acquire(gave_up)
+            process = self._await(entry, lambda: INTERRUPTED if stopping() else None)
         except _PoolBroken:
             return Reservation(self, None)
         return None if isinstance(process, str) else Reservation(self, process)
+
+    def free(self) -> int:
+        """Processes neither running nor held, nor promised to a waiting run (those not started yet count)."""
+        with self._lock:
+            return self._free()
+
+    def freed(self) -> int:
+        """How many times a process was given back: a change says one may be free again."""
+        return self._freed
 
     def _run(
         self,
@@ -237,11 +242,6 @@ class ProcessExecutor:
             self._release(process)
         return run
 
-    def waiting(self) -> int:
-        """How many jobs (or runs) wait for a process now."""
-        with self._lock:
-            return len(self._waiters)
-
     def pids(self) -> list[int]:
         """Ids of the algorithm processes alive now."""
         with self._lock:
@@ -279,17 +279,31 @@ class ProcessExecutor:
             self._replace(process)
         return None
 
+    def _free(self) -> int:
+        """(Lock held.) See ``free``."""
+        busy = self._count - len(self._idle) - self._starting
+        return self.size - busy - len(self._waiters)
+
+    def _enter(self) -> AlgorithmProcess | _Waiter:
+        """(Lock held.) An idle process, else a place in line (a process started for it if none is on its way)."""
+        process = self._take_idle()
+        if process is not None:
+            return process
+        if self._count < self.size and len(self._waiters) >= self._starting:  # none on its way for this run
+            self._start_one()
+        waiter = _Waiter()
+        self._waiters.append(waiter)
+        return waiter
+
     def _acquire(self, stopping: Callable[[], str | None]) -> AlgorithmProcess | str:
         """A ready process for this run, or the outcome that stopped the run while it waited;
         raises ``_PoolBroken`` when no process could start for ``STARTUP_SECONDS``."""
         with self._lock:
-            process = self._take_idle()
-            if process is not None:
-                return process
-            if self._count < self.size and len(self._waiters) >= self._starting:  # none on its way for this run
-                self._start_one()
-            waiter = _Waiter()
-            self._waiters.append(waiter)
+            entry = self._enter()
+        return self._await(entry, stopping) if isinstance(entry, _Waiter) else entry
+
+    def _await(self, waiter: _Waiter, stopping: Callable[[], str | None]) -> AlgorithmProcess | str:
+        """Wait in line for the process ``_release`` hands over, or for ``stopping()`` to name an outcome."""
         try:
             while not waiter.handed.wait(CHECK_SECONDS):
                 outcome = stopping() or (INTERRUPTED if self._closing.is_set() else None)
@@ -315,6 +329,7 @@ class ProcessExecutor:
     def _release(self, process: AlgorithmProcess) -> None:
         """A ready process is free: to the first waiting run, else to the idle ones."""
         with self._lock:
+            self._freed += 1
             if not self._closing.is_set():
                 if self._waiters:
                     waiter = self._waiters.popleft()

@@ -124,7 +124,6 @@ def start_worker(
         "started_at": time.time(),
     }
     running: Callable[[], dict[str, float]]
-    waiting: Callable[[], int] = int  # none
     if role == "jobs":
         executor = ProcessExecutor(min(threads, config.worker_algorithm_processes))
         cancel_watch = CancelWatch(services.runs.cancel_requested)
@@ -132,7 +131,7 @@ def start_worker(
         declare_job_actor(broker, services, executor, cancel_watch, give_up, on_progress or writer)
         broker.add_middleware(GracefulStop(config.worker_shutdown_timeout_seconds, executor, give_up))
         broker.add_middleware(CloseOnShutdown(cancel_watch, executor, writer, services.metrics))
-        running, waiting = cancel_watch.running, executor.waiting
+        running = cancel_watch.running
     else:
         sender = WebhookSender(config.webhook_timeout_seconds, config.webhook_allow_private_networks)
         declare_webhook_actor(broker, services, sender, give_up)
@@ -140,7 +139,7 @@ def start_worker(
         broker.add_middleware(CloseOnShutdown(services.metrics))
         running = dict
     registry = WorkerRegistry(client, Keys(config.redis_namespace))
-    broker.add_middleware(Registration(registry, description, running, config.worker_lease_seconds, waiting))
+    broker.add_middleware(Registration(registry, description, running, config.worker_lease_seconds))
     worker = dramatiq.Worker(broker, queues={ROLES[role]}, worker_threads=threads, worker_timeout=config.worker_poll_ms)
     # Dramatiq's default (twice the threads) would keep jobs waiting in a busy worker while another idles.
     worker.queue_prefetch = (config.worker_prefetch or threads) if role == "jobs" else threads
@@ -158,9 +157,8 @@ def hurry(worker: dramatiq.Worker) -> None:
 
 class Registration(Middleware):
     """Keeps this worker in the worker registry (``app.storage.workers``) from boot to shutdown:
-    what it is, what it runs now (started jobs only) and how many jobs it holds waiting for an
-    algorithm process, written every ``beat_seconds``. Its entry lives ``ttl_seconds`` unless
-    renewed, so a killed worker leaves the registry by itself."""
+    what it is, and what it runs now, written every ``beat_seconds``. Its entry lives ``ttl_seconds``
+    unless renewed, so a killed worker leaves the registry by itself."""
 
     def __init__(
         self,
@@ -168,12 +166,10 @@ class Registration(Middleware):
         description: dict[str, Any],
         running: Callable[[], dict[str, float]],
         ttl_seconds: float,
-        waiting: Callable[[], int] = int,
     ) -> None:
         self.registry = registry
         self.description = description
         self.running = running
-        self.waiting = waiting
         self.ttl_ms = int(ttl_seconds * 1000)
         self.beat_seconds = min(1.0, ttl_seconds / 3)
         self._stop = threading.Event()
@@ -195,9 +191,8 @@ class Registration(Middleware):
     def _beat(self) -> None:
         while True:
             running = [{"job_id": job_id, "since": since} for job_id, since in sorted(self.running().items())]
-            entry = {**self.description, "running": running, "waiting": self.waiting()}
             with contextlib.suppress(StorageUnavailable):  # logged once per outage by the storage layer
-                self.registry.heartbeat(self.description["id"], entry, self.ttl_ms)
+                self.registry.heartbeat(self.description["id"], {**self.description, "running": running}, self.ttl_ms)
             if self._stop.wait(self.beat_seconds):
                 return
 

@@ -30,10 +30,6 @@ class WorkerSchema(Schema):
     running = fields.List(
         fields.Nested(RunningJobSchema), load_default=list, metadata={"description": "Jobs it runs now"}
     )
-    waiting = fields.Integer(
-        load_default=0,
-        metadata={"description": "Jobs it holds that wait for a free algorithm process (still pending)"},
-    )
 
 
 class WorkerListSchema(Schema):

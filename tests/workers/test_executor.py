@@ -286,20 +286,18 @@ def test_a_quick_run_gives_its_reserved_process_back_and_stays_in_the_thread(mak
     reservation.release()
 
 
-def test_reserve_waits_in_turn_and_gives_up_when_asked(make_executor, threads: ThreadPoolExecutor) -> None:
-    executor = make_executor(1)
-    held = wait_until(executor.try_reserve, timeout=10, message="the process ready")
-    stop = threading.Event()
-    first = threads.submit(executor.reserve, lambda: False)
-    wait_until(lambda: executor.waiting() == 1, message="the first waiter in line")
-    second = threads.submit(executor.reserve, stop.is_set)
-    wait_until(lambda: executor.waiting() == 2, message="the second waiter in line")
-    stop.set()
-    assert second.result(timeout=10) is None  # gave up: its job goes back to the queue
-    held.release()
-    handed = first.result(timeout=10)
-    assert handed is not None and executor.waiting() == 0
-    handed.release()
+def test_free_counts_the_processes_a_job_could_take_now_started_or_not(make_executor) -> None:
+    executor = make_executor(2)
+    assert executor.free() == 2  # one starting, one not started yet: both would serve a job
+    first = executor.try_reserve()
+    second = executor.try_reserve()  # waits for a process to start, rather than saying none
+    assert first is not None and second is not None and executor.free() == 0
+    assert executor.try_reserve() is None  # every one taken: at once
+    freed = executor.freed()
+    first.release()
+    assert (executor.free(), executor.freed()) == (1, freed + 1)
+    second.release()
+    assert executor.free() == 2
 
 
 def test_a_reserved_process_that_died_is_replaced_before_the_run(make_executor) -> None:

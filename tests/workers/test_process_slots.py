@@ -1,7 +1,7 @@
-"""A job is marked running only once it can run: on a worker with fewer algorithm processes than
-threads, the jobs it holds beyond its processes wait ``pending`` (their time limit not ticking), can
-be cancelled without ever starting, and go back to the queue when the worker stops. Real Redis, real
-workers (4 threads, 1 algorithm process)."""
+"""A job is marked running only once it can run: a worker with fewer algorithm processes than
+threads takes no job it cannot start at once (quick ones run in its threads), so the others stay
+``pending`` in the queue (their time limit not ticking), for whichever worker frees a process first.
+Real Redis, real workers (4 threads, 1 algorithm process)."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from pathlib import Path
 
 import dramatiq
 import pytest
+import redis
 from flask.testing import FlaskClient
 from support import finished_job, metric_value, wait_until
 
@@ -67,10 +68,15 @@ def _at(timestamp: str) -> float:
     return datetime.fromisoformat(timestamp).timestamp()
 
 
-def _jobs_worker(client: FlaskClient, running: int, waiting: int) -> dict | None:
-    """The one jobs worker's registry entry, once its heartbeat shows this many jobs running and waiting."""
+def _jobs_worker(client: FlaskClient, running: int) -> dict | None:
+    """The one jobs worker's registry entry, once its heartbeat shows this many jobs running."""
     [entry] = [w for w in client.get("/workers").get_json()["workers"] if w["role"] == "jobs"]
-    return entry if (len(entry["running"]), entry["waiting"]) == (running, waiting) else None
+    return entry if len(entry["running"]) == running else None
+
+
+def _in_queue(services: Services, ready: int, leased: int) -> bool:
+    counts = services.queues.counts("jobs")
+    return (counts.ready, counts.leased) == (ready, leased)
 
 
 def _queue(client: FlaskClient) -> dict:
@@ -79,17 +85,24 @@ def _queue(client: FlaskClient) -> dict:
 
 
 def test_jobs_beyond_the_processes_wait_pending_and_run_one_after_another(
-    client: FlaskClient, services: Services, config: Config, worker: dramatiq.Worker, gate: Path
+    client: FlaskClient,
+    services: Services,
+    config: Config,
+    worker: dramatiq.Worker,
+    gate: Path,
+    redis_client: redis.Redis,
 ) -> None:
     ids = [_submit(client, "Gated", {"gate": str(gate)}) for _ in range(3)]
     entry = wait_until(
-        lambda: _jobs_worker(client, running=1, waiting=2),
-        timeout=config.worker_lease_seconds,
-        message="one job running and two waiting for the process",
+        lambda: _jobs_worker(client, running=1), timeout=config.worker_lease_seconds, message="one job running"
     )
     assert entry["slots"] == 1 and entry["threads"] == THREADS
-    assert services.queues.counts("jobs").leased == 3  # the worker holds all three...
-    assert Counter(_job(client, job_id)["status"] for job_id in ids) == {"running": 1, "pending": 2}  # ...runs one
+    # it holds only the job it runs: the others wait in the queue, for any worker with a process free
+    wait_until(lambda: _in_queue(services, ready=2, leased=1), message="two jobs left in the queue")
+    assert Counter(_job(client, job_id)["status"] for job_id in ids) == {"running": 1, "pending": 2}
+    pending = [job_id for job_id in ids if _job(client, job_id)["status"] == "pending"]
+    deliveries = redis_client.hmget(services.queues.keys("jobs").deliveries, pending)
+    assert all(int(n or 0) <= 1 for n in deliveries), deliveries  # looked at once at most, not fetched again and again
     assert [r["job_id"] for r in entry["running"]] == [j for j in ids if _job(client, j)["status"] == "running"]
     queue = _queue(client)
     assert (queue["running"], queue["pending"]) == (1, 2)
@@ -126,16 +139,13 @@ def test_a_quick_job_runs_at_once_in_a_thread_while_the_process_is_busy(client: 
     assert _job(client, blocker)["status"] == "running"  # it still holds the only process
 
 
-def test_a_job_cancelled_while_it_waits_is_cancelled_and_never_started(
+def test_a_job_cancelled_while_it_waits_for_a_process_is_cancelled_and_never_started(
     client: FlaskClient, services: Services, config: Config, worker: dramatiq.Worker, gate: Path
 ) -> None:
     blocker = _submit(client, "Gated", {"gate": str(gate)})
+    wait_until(lambda: _job(client, blocker)["status"] == "running", message="the first job to start")
     waiting = _submit(client, "Gated", {"gate": str(gate)})
-    wait_until(
-        lambda: _jobs_worker(client, running=1, waiting=1),
-        timeout=config.worker_lease_seconds,
-        message="one job running, one waiting",
-    )
+    wait_until(lambda: _in_queue(services, ready=1, leased=1), message="the second job in the queue")
     assert _job(client, waiting)["status"] == "pending"
 
     answer = client.post(f"/jobs/{waiting}/cancel")
@@ -147,7 +157,7 @@ def test_a_job_cancelled_while_it_waits_is_cancelled_and_never_started(
     assert (job["status"], job["attempts"], job["started_at"]) == ("cancelled", 0, None)
 
 
-def test_a_stopping_worker_puts_its_waiting_jobs_back_and_a_new_worker_runs_them(
+def test_jobs_waiting_behind_a_stopping_worker_run_on_a_new_worker(
     client: FlaskClient, services: Services, config: Config, gate: Path
 ) -> None:
     first = _start(config)
@@ -156,17 +166,11 @@ def test_a_stopping_worker_puts_its_waiting_jobs_back_and_a_new_worker_runs_them
         blocker = _submit(client, "Gated", {"gate": str(gate)})
         wait_until(lambda: _job(client, blocker)["status"] == "running", message="the first job to start")
         waiting = [_submit(client, "Gated", {"gate": str(gate)}) for _ in range(2)]
-        wait_until(
-            lambda: _jobs_worker(client, running=1, waiting=2),
-            timeout=config.worker_lease_seconds,
-            message="two jobs waiting for the process",
-        )
+        wait_until(lambda: _in_queue(services, ready=2, leased=1), message="two jobs waiting in the queue")
 
-        stopper.start()  # graceful: the running job may finish, the waiting ones go back at once
-        wait_until(
-            lambda: (lambda c: (c.ready, c.leased) == (2, 1))(services.queues.counts("jobs")),
-            message="the two waiting jobs' messages back in the queue",
-        )
+        stopper.start()  # graceful: the running job may finish; the first worker takes no more
+        wait_until(lambda: first.broker.fetching_stopped, message="the first worker to stop fetching")
+        assert _in_queue(services, ready=2, leased=1)
         assert [(_job(client, j)["status"], _job(client, j)["attempts"]) for j in waiting] == [("pending", 0)] * 2
         assert _job(client, blocker)["status"] == "running"
 
@@ -209,3 +213,26 @@ def test_a_job_that_cannot_run_or_is_over_needs_no_process(client: FlaskClient, 
     client.post(f"/jobs/{cancelled}/cancel")
     assert services.runs.needs_process(cancelled) is False  # starting it settles it at once
     assert services.runs.needs_process("ffffffffffff") is False
+
+
+def test_a_job_goes_to_the_worker_with_a_free_process_not_to_one_with_free_threads(
+    client: FlaskClient, services: Services, config: Config, gate: Path
+) -> None:
+    """Two workers of 4 threads and 1 process each: two slow jobs run at once, one on each, whichever
+    fetched first (a worker holding its process busy gives a slow job back, never started)."""
+    workers = [_start(config), _start(config)]
+    try:
+        ids = [_submit(client, "Gated", {"gate": str(gate)}) for _ in range(2)]
+        wait_until(
+            lambda: all(_job(client, job_id)["status"] == "running" for job_id in ids),
+            timeout=config.worker_lease_seconds,
+            message="both jobs running, one per worker",
+        )
+        gate.touch()
+        jobs = [_finished(client, job_id) for job_id in ids]
+    finally:
+        gate.touch()
+        for worker in workers:
+            _stop(worker)
+    assert [(job["status"], job["attempts"]) for job in jobs] == [("completed", 1)] * 2
+    assert jobs[0]["result"]["pid"] != jobs[1]["result"]["pid"]  # each worker's own algorithm process

@@ -76,7 +76,7 @@ def _preloaded_modules() -> list[str]:
     return [AlgorithmProcess.__module__, *sorted(modules)]
 
 
-class _PoolBroken(RuntimeError):
+class PoolBroken(RuntimeError):
     """No algorithm process could start for ``STARTUP_SECONDS``."""
 
 
@@ -176,7 +176,7 @@ class ProcessExecutor:
             return Reservation(self, entry)
         try:
             process = self._await(entry, lambda: INTERRUPTED if stopping() else None)
-        except _PoolBroken:
+        except PoolBroken:
             return Reservation(self, None)
         return None if isinstance(process, str) else Reservation(self, process)
 
@@ -297,7 +297,7 @@ class ProcessExecutor:
 
     def _acquire(self, stopping: Callable[[], str | None]) -> AlgorithmProcess | str:
         """A ready process for this run, or the outcome that stopped the run while it waited;
-        raises ``_PoolBroken`` when no process could start for ``STARTUP_SECONDS``."""
+        raises ``PoolBroken`` when no process could start for ``STARTUP_SECONDS``."""
         with self._lock:
             entry = self._enter()
         return self._await(entry, stopping) if isinstance(entry, _Waiter) else entry
@@ -311,7 +311,7 @@ class ProcessExecutor:
                     self._give_up(waiter)
                     return outcome
                 if self._broken():
-                    raise _PoolBroken(f"no algorithm process could start for {STARTUP_SECONDS:g} s")
+                    raise PoolBroken(f"no algorithm process could start for {STARTUP_SECONDS:g} s")
         except BaseException:
             self._give_up(waiter)
             raise

@@ -236,3 +236,20 @@ def test_a_job_goes_to_the_worker_with_a_free_process_not_to_one_with_free_threa
             _stop(worker)
     assert [(job["status"], job["attempts"]) for job in jobs] == [("completed", 1)] * 2
     assert jobs[0]["result"]["pid"] != jobs[1]["result"]["pid"]  # each worker's own algorithm process
+
+
+@pytest.mark.usefixtures("worker")
+def test_a_job_of_higher_priority_submitted_later_runs_first_once_the_process_is_free(
+    client: FlaskClient, services: Services, tmp_path: Path
+) -> None:
+    """Jobs that wait for a process wait in the queue, which orders them by priority."""
+    first_gate = tmp_path / "first-gate"
+    blocker = _submit(client, "Gated", {"gate": str(first_gate)})
+    wait_until(lambda: _job(client, blocker)["status"] == "running", message="the first job to start")
+    low = _submit(client, "Sleeping", {"seconds": 0.01}, priority=1)
+    high = _submit(client, "Sleeping", {"seconds": 0.01}, priority=9)
+    wait_until(lambda: _in_queue(services, ready=2, leased=1), message="both jobs in the queue")
+
+    first_gate.touch()
+    low_job, high_job = _finished(client, low), _finished(client, high)
+    assert _at(high_job["started_at"]) < _at(low_job["started_at"])

@@ -27,9 +27,12 @@ from app.services.messages import (
 )
 from app.services.running import Requeue, Runner
 from app.services.webhooks import Delivery
+from app.storage.queue import Receipt
 from app.wiring import Services
+from workers.admission import Admission
 from workers.broker import LeasedMessage, QueueBroker
 from workers.cancel_watch import CancelWatch
+from workers.executor import ProcessExecutor
 from workers.patience import patiently
 from workers.webhooks import WebhookSender
 
@@ -52,15 +55,26 @@ def log_progress(job: Job, fraction: float, message: str) -> None:
 def declare_job_actor(
     broker: QueueBroker,
     services: Services,
-    runner: Runner,
+    executor: ProcessExecutor,
     cancel_watch: CancelWatch,
     give_up: threading.Event,
     on_progress: JobProgress = log_progress,
 ) -> None:
     """Declare ``run_job`` on ``broker``, bound to this process's services, executor and cancel
-    watch; progress reports of its runs go to ``on_progress``."""
+    watch; progress reports of its runs go to ``on_progress``.
+
+    A job is started (marked running, its time limit counting) only once it can run at once: this
+    thread holds an algorithm process for it, or it is quick (it runs in the thread). One that needs
+    a process and finds none free goes back to the queue, never started, and the worker's consumer
+    takes no more until a process is freed (``workers.admission``).
+    """
     # Dramatiq's TimeLimit is only a backstop: the runner enforces each job's own limit, native code too.
     time_limit_ms = int((services.config.job_timeout_max_seconds + 60) * 1000)
+    admission = Admission(executor)
+    broker.limit_fetching(admission.room)
+
+    def stopping() -> bool:
+        return broker.fetching_stopped or give_up.is_set()
 
     @dramatiq.actor(
         broker=broker, actor_name=RUN_JOB_ACTOR, queue_name=JOBS_QUEUE, time_limit=time_limit_ms, **_INTERNAL_RETRIES
@@ -68,23 +82,37 @@ def declare_job_actor(
     def run_job(job_id: str) -> None:
         message: LeasedMessage = CurrentMessage.get_current_message()
         receipt = broker.receipt(message)
+        reservation = executor.try_reserve(stopping)
         try:
-            job = patiently(services.runs.start_job, job_id, receipt, give_up=give_up)
-            if job is None or job.status.finished:  # gone, a repeated message, cancelled, or given up
+            # With none free, one round trip tells whether it may run in this thread.
+            if reservation is None and patiently(services.runs.needs_process, job_id, give_up=give_up):
+                admission.turn_away()
+                broker.give_back(message)  # still pending, first in line: for the first worker with a process free
                 return
-            stop_asked = cancel_watch.track(job_id)
-            try:
-                outcome = services.runs.execute_job(job, runner, stop_asked, functools.partial(on_progress, job))
-            finally:
-                cancel_watch.untrack(job_id)
-            if isinstance(outcome, Requeue):
-                patiently(services.runs.requeue_job, job, outcome, receipt, give_up=give_up)
-            else:
-                patiently(services.runs.finish_job, job, outcome, receipt, give_up=give_up)
-            message.settled = True
+            with admission.admitted():
+                _run(job_id, message, receipt, reservation or executor)
         except StorageUnavailable:
             log.warning("job %s: Redis is not answering; it runs again when its lease runs out", job_id)
             message.settled = True  # nothing can acknowledge it now
+        finally:
+            if reservation is not None:  # held until the outcome is recorded: never more running than processes
+                reservation.release()
+
+    def _run(job_id: str, message: LeasedMessage, receipt: Receipt, runner: Runner) -> None:
+        """Start the job, run it on ``runner`` and record the outcome, its message settled with it."""
+        job = patiently(services.runs.start_job, job_id, receipt, give_up=give_up)
+        if job is None or job.status.finished:  # gone, a repeated message, cancelled, or given up
+            return
+        stop_asked = cancel_watch.track(job_id)
+        try:
+            outcome = services.runs.execute_job(job, runner, stop_asked, functools.partial(on_progress, job))
+        finally:
+            cancel_watch.untrack(job_id)
+        if isinstance(outcome, Requeue):
+            patiently(services.runs.requeue_job, job, outcome, receipt, give_up=give_up)
+        else:
+            patiently(services.runs.finish_job, job, outcome, receipt, give_up=give_up)
+        message.settled = True
 
 
 def declare_webhook_actor(

@@ -9,15 +9,17 @@ What this module adds:
 - ``enqueue(message, delay=ms)`` puts the message in the queue's due set: no delay queue, no
   message held in a worker's memory until its time. A message's ``priority`` option (0-9, 9 first)
   orders the queue.
-- A consumer fetches at most as many messages as it has room for (its prefetch), leases them, and
-  renews the leases of those it holds, from its own thread, every third of the lease. Idle, it waits
-  for a wake-up published on its queue or for the moment its last fetch said something becomes due
-  (a due time, a lease end), whichever comes first; busy, it waits until a thread acknowledges a
-  message. Redis being down is logged once per outage (``storage.redis.OUTAGE``), not per fetch.
+- A consumer fetches at most as many messages as it has room for (its prefetch, and the limit a
+  worker may set with ``limit_fetching``: a job worker takes no job it cannot start at once),
+  leases them, and renews the leases of those it holds, from its own thread, every third of the
+  lease. Idle, it waits for a wake-up published on its queue or for the moment its last fetch said
+  something becomes due (a due time, a lease end), whichever comes first; busy, it waits until a
+  thread acknowledges a message. Redis being down is logged once per outage (``storage.redis.OUTAGE``), not per fetch.
 - ``ack`` deletes the message unless a script already settled it (``LeasedMessage.settled``: the
   job and webhook scripts acknowledge or reschedule a message in the same step as they record an
   outcome); ``nack`` moves it to the dead letters; ``requeue`` (prefetched messages of a worker that
-  stops) gives them back at the front of their priority.
+  stops) gives them back at the front of their priority, and so does ``give_back`` for one a
+  thread holds but will not run (a job that found no algorithm process free).
 - ``stop_fetching()`` (called before the worker shuts down, by ``StopFetching``) keeps a stopping
   worker from taking new messages while it lets running ones finish.
 """
@@ -28,6 +30,7 @@ import collections
 import logging
 import threading
 import time
+from collections.abc import Callable
 
 import dramatiq
 from dramatiq.errors import QueueJoinTimeout
@@ -137,9 +140,11 @@ class QueueConsumer(dramatiq.Consumer):
             self._closed.wait(self.timeout)  # only renewing leases now, until the worker stops us
             return None
         with self._lock:
-            room = self.prefetch - len(self._held)
-            if room <= 0:
-                self._room.clear()
+            self._room.clear()  # before counting: room made meanwhile wakes the wait below
+            held = len(self._held)
+        room = self.prefetch - held
+        if self.broker.fetch_limit is not None:
+            room = min(room, self.broker.fetch_limit(held))
         if room <= 0:
             self._room.wait(self.timeout)
             return None
@@ -238,6 +243,8 @@ class QueueBroker(dramatiq.Broker):
         self.wakeups = Wakeups(store)
         #: Set when the worker starts to stop: consumers fetch nothing more.
         self.stopping = threading.Event()
+        #: How many more messages a consumer holding so many may fetch now (``limit_fetching``).
+        self.fetch_limit: Callable[[int], int] | None = None
         self.add_middleware(StopFetching())
 
     @property
@@ -246,6 +253,11 @@ class QueueBroker(dramatiq.Broker):
 
     def stop_fetching(self) -> None:
         self.stopping.set()
+
+    def limit_fetching(self, limit: Callable[[int], int]) -> None:
+        """Fetch, beyond the prefetch, no more than ``limit(held)`` messages at a time (the consumer
+        asks before each fetch, and again whenever it acknowledges a message)."""
+        self.fetch_limit = limit
 
     def consume(self, queue_name: str, prefetch: int = 1, timeout: int = 1000) -> QueueConsumer:
         return QueueConsumer(self, queue_name, prefetch, timeout)
@@ -288,6 +300,18 @@ class QueueBroker(dramatiq.Broker):
             if deadline is not None and time.monotonic() >= deadline:
                 raise QueueJoinTimeout(queue_name)
             time.sleep(0.01)
+
+    def give_back(self, message: LeasedMessage) -> None:
+        """Return a message this worker holds but will not process to its queue, at the front of
+        its priority (as ``requeue`` does for a stopping worker's prefetched ones), and mark it
+        settled; when Redis does not answer, its lease runs out instead."""
+        try:
+            self.store.release(message.queue_name, message.message_id, message.delivery, front=True)
+        except StorageUnavailable:
+            log.warning(
+                "could not give back %s message %s: Redis is not answering", message.queue_name, message.message_id
+            )
+        message.settled = True
 
     def receipt(self, message: LeasedMessage) -> Receipt:
         """What a script needs to settle ``message`` in the same step as it records an outcome."""

@@ -2,9 +2,15 @@
 
 A thread cannot be interrupted inside one long native call (a huge ``pow``, say); a process can be
 killed. The pool holds as many algorithm processes as may run at once (``WORKER_ALGORITHM_PROCESSES``,
-the CPU count by default), whatever the number of threads: a run that needs one while all are busy
-waits for the first free one, in order of arrival, its time limit and cancellation watched as if it
-ran. Runs declared quick (``Algorithm.is_quick``) stay in the calling thread.
+the CPU count by default), whatever the number of threads. Runs declared quick
+(``Algorithm.is_quick``) stay in the calling thread.
+
+A job takes its process before it starts (``try_reserve``: a free one, or one starting, never one
+busy): a job marked running is one that runs, and its time limit counts from then. The
+``Reservation`` is the job's ``Runner``; it keeps the process until its owner releases it (once the
+outcome is recorded), so a host never shows more running jobs than processes. ``free`` and ``freed``
+tell the worker how many more jobs it could start (``workers.admission``). The executor called
+directly (``__call__``) takes a process for the run alone, waiting in line for one.
 
 Children come from a ``multiprocessing`` forkserver that has imported the algorithms once: one
 starts in milliseconds and shares those pages with its siblings, copy-on-write. They start when
@@ -36,7 +42,17 @@ from multiprocessing.connection import wait
 from typing import Any
 
 import algorithms
-from app.services.execution import CANCELLED, COMPLETED, FAILED, INTERRUPTED, TIMEOUT, Progress, Run, run_algorithm
+from app.services.execution import (
+    CANCELLED,
+    COMPLETED,
+    FAILED,
+    INTERRUPTED,
+    TIMEOUT,
+    Progress,
+    Run,
+    is_quick,
+    run_algorithm,
+)
 from workers.algorithm_process import CHECK_SECONDS, AlgorithmProcess
 
 log = logging.getLogger(__name__)
@@ -58,6 +74,46 @@ def _preloaded_modules() -> list[str]:
     """
     modules = {type(algorithm).__module__ for algorithm in algorithms.load_algorithms()}
     return [AlgorithmProcess.__module__, *sorted(modules)]
+
+
+class PoolBroken(RuntimeError):
+    """No algorithm process could start for ``STARTUP_SECONDS``."""
+
+
+class Reservation:
+    """An algorithm process held for one job: taken before the job starts, and kept (between and
+    after its runs) until ``release``. It is the job's ``Runner``: a quick run gives the process
+    back and stays in the calling thread; a run whose process is killed or dies leaves the
+    reservation empty (another is taken should it run again)."""
+
+    def __init__(self, executor: ProcessExecutor, process: AlgorithmProcess | None) -> None:
+        self._executor = executor
+        self._process = process
+
+    def __call__(
+        self,
+        algorithm: algorithms.Algorithm,
+        params: dict[str, Any],
+        timeout: float,
+        stop_asked: Callable[[], bool],
+        progress: Progress | None = None,
+    ) -> Run:
+        return self._executor._run(algorithm, params, timeout, stop_asked, progress, self)
+
+    def take(self) -> AlgorithmProcess | None:
+        """The process, out of the reservation (for the executor's run)."""
+        process, self._process = self._process, None
+        return process
+
+    def keep(self, process: AlgorithmProcess) -> None:
+        """Hold ``process`` again, after a run that left it ready."""
+        self._process = process
+
+    def release(self) -> None:
+        """Give the process back to the pool (to the first waiting job); idempotent."""
+        process = self.take()
+        if process is not None:
+            self._executor._release(process)
 
 
 class _Waiter:
@@ -84,6 +140,7 @@ class ProcessExecutor:
         self._alive: set[AlgorithmProcess] = set()
         self._background: set[threading.Thread] = set()
         self._failing_since: float | None = None
+        self._freed = 0
         self._interrupted = threading.Event()
         self._closing = threading.Event()
         self._wake_watcher, self._watcher_woken = multiprocessing.Pipe()
@@ -100,10 +157,55 @@ class ProcessExecutor:
         stop_asked: Callable[[], bool],
         progress: Progress | None = None,
     ) -> Run:
+        """Run in this thread if quick, else in a process taken for this run (waited for, within
+        ``timeout``) and given back after it."""
+        return self._run(algorithm, params, timeout, stop_asked, progress, None)
+
+    def try_reserve(self, stopping: Callable[[], bool] = lambda: False) -> Reservation | None:
+        """A process held for one job: a free one, or one starting (waited for, unless ``stopping()``
+        turns true first); None at once when every process is taken, or the pool stops.
+
+        A pool that cannot start any process for ``STARTUP_SECONDS`` gives an empty reservation:
+        running on it fails, saying why.
+        """
+        with self._lock:
+            if self._interrupted.is_set() or self._closing.is_set() or self._free() <= 0:
+                return None
+            entry = self._enter()
+        if not isinstance(entry, _Waiter):
+            return Reservation(self, entry)
+        try:
+            process = self._await(entry, lambda: INTERRUPTED if stopping() else None)
+        except PoolBroken:
+            return Reservation(self, None)
+        return None if isinstance(process, str) else Reservation(self, process)
+
+    def free(self) -> int:
+        """Processes neither running nor held, nor promised to a waiting run (those not started yet count)."""
+        with self._lock:
+            return self._free()
+
+    def freed(self) -> int:
+        """How many times a process was given back: a change says one may be free again."""
+        return self._freed
+
+    def _run(
+        self,
+        algorithm: algorithms.Algorithm,
+        params: dict[str, Any],
+        timeout: float,
+        stop_asked: Callable[[], bool],
+        progress: Progress | None,
+        reservation: Reservation | None,
+    ) -> Run:
+        """One run: in this thread if quick (a reserved process is then given back), else on the
+        reserved process, or on one taken for it; a process that survives the run stays reserved."""
         if self._interrupted.is_set():
             return Run(INTERRUPTED)
         progress = _guarded(progress, algorithm.name)
-        if _is_quick(algorithm, params):
+        if is_quick(algorithm, params):
+            if reservation is not None:
+                reservation.release()
             return run_algorithm(algorithm, params, progress)
         started = time.monotonic()
         deadline = started + timeout
@@ -115,9 +217,15 @@ class ProcessExecutor:
                 return TIMEOUT
             return CANCELLED if stop_asked() else None
 
-        process = self._acquire(stopping)
-        if isinstance(process, str):  # stopped while it waited for a process
-            return Run(process, elapsed=time.monotonic() - started)
+        process = reservation.take() if reservation is not None else None
+        if process is not None and process.is_dead():  # died while reserved: this run has not begun
+            with self._lock:
+                self._replace(process)
+            process = None
+        if process is None:
+            process = self._acquire(stopping)
+            if isinstance(process, str):  # stopped while it waited for a process
+                return Run(process, elapsed=time.monotonic() - started)
         try:
             run = process.run(algorithm.name, params, stopping, progress)
         except BaseException:  # raised into this thread mid-run (Dramatiq's time limit): the child is in no known state
@@ -125,11 +233,13 @@ class ProcessExecutor:
             with self._lock:
                 self._replace(process)
             raise
-        if run.outcome in (COMPLETED, FAILED):
-            self._release(process)
-        else:  # killed, or dead
+        if run.outcome not in (COMPLETED, FAILED):  # killed, or dead
             with self._lock:
                 self._replace(process)
+        elif reservation is not None:
+            reservation.keep(process)
+        else:
+            self._release(process)
         return run
 
     def pids(self) -> list[int]:
@@ -160,18 +270,40 @@ class ProcessExecutor:
         self._wake_watcher.close()
         self._watcher_woken.close()
 
+    def _take_idle(self) -> AlgorithmProcess | None:
+        """(Lock held.) An idle process alive, if any (dead ones found on the way are replaced)."""
+        while self._idle:
+            process = self._idle.pop()
+            if not process.is_dead():
+                return process
+            self._replace(process)
+        return None
+
+    def _free(self) -> int:
+        """(Lock held.) See ``free``."""
+        busy = self._count - len(self._idle) - self._starting
+        return self.size - busy - len(self._waiters)
+
+    def _enter(self) -> AlgorithmProcess | _Waiter:
+        """(Lock held.) An idle process, else a place in line (a process started for it if none is on its way)."""
+        process = self._take_idle()
+        if process is not None:
+            return process
+        if self._count < self.size and len(self._waiters) >= self._starting:  # none on its way for this run
+            self._start_one()
+        waiter = _Waiter()
+        self._waiters.append(waiter)
+        return waiter
+
     def _acquire(self, stopping: Callable[[], str | None]) -> AlgorithmProcess | str:
-        """A ready process for this run, or the outcome that stopped the run while it waited."""
+        """A ready process for this run, or the outcome that stopped the run while it waited;
+        raises ``PoolBroken`` when no process could start for ``STARTUP_SECONDS``."""
         with self._lock:
-            while self._idle:
-                process = self._idle.pop()
-                if not process.is_dead():
-                    return process
-                self._replace(process)
-            if self._count < self.size and len(self._waiters) >= self._starting:  # none on its way for this run
-                self._start_one()
-            waiter = _Waiter()
-            self._waiters.append(waiter)
+            entry = self._enter()
+        return self._await(entry, stopping) if isinstance(entry, _Waiter) else entry
+
+    def _await(self, waiter: _Waiter, stopping: Callable[[], str | None]) -> AlgorithmProcess | str:
+        """Wait in line for the process ``_release`` hands over, or for ``stopping()`` to name an outcome."""
         try:
             while not waiter.handed.wait(CHECK_SECONDS):
                 outcome = stopping() or (INTERRUPTED if self._closing.is_set() else None)
@@ -179,7 +311,7 @@ class ProcessExecutor:
                     self._give_up(waiter)
                     return outcome
                 if self._broken():
-                    raise RuntimeError(f"no algorithm process could start for {STARTUP_SECONDS:g} s")
+                    raise PoolBroken(f"no algorithm process could start for {STARTUP_SECONDS:g} s")
         except BaseException:
             self._give_up(waiter)
             raise
@@ -197,6 +329,7 @@ class ProcessExecutor:
     def _release(self, process: AlgorithmProcess) -> None:
         """A ready process is free: to the first waiting run, else to the idle ones."""
         with self._lock:
+            self._freed += 1
             if not self._closing.is_set():
                 if self._waiters:
                     waiter = self._waiters.popleft()
@@ -302,11 +435,3 @@ def _guarded(progress: Progress | None, name: str) -> Progress | None:
             log.warning("a progress report of %s was lost", name, exc_info=True)
 
     return report
-
-
-def _is_quick(algorithm: algorithms.Algorithm, params: dict[str, Any]) -> bool:
-    try:
-        return bool(algorithm.is_quick(params))
-    except Exception:  # a broken hint costs only the round trip to the child
-        log.warning("%s.is_quick failed; running in a child process", algorithm.name, exc_info=True)
-        return False

@@ -76,6 +76,16 @@ def run_algorithm(algorithm: algorithms.Algorithm, params: dict[str, Any], progr
     return Run(COMPLETED, result=result, elapsed=time.perf_counter() - started)
 
 
+def is_quick(algorithm: algorithms.Algorithm, params: dict[str, Any]) -> bool:
+    """Whether this run may stay in the calling thread (``Algorithm.is_quick``); a hint that raises
+    counts as no, and costs only a run in an algorithm process."""
+    try:
+        return bool(algorithm.is_quick(params))
+    except Exception:
+        log.warning("%s.is_quick failed; running in a child process", algorithm.name, exc_info=True)
+        return False
+
+
 def traceback_tail(exc: BaseException) -> str:
     """The last frames of ``exc``'s traceback, at most ``ERROR_DETAILS_MAX_BYTES`` (the end is kept)."""
     text = "".join(traceback.format_exception(exc, limit=-_TRACEBACK_FRAMES)).rstrip()

@@ -16,7 +16,17 @@ from app.errors import AlgorithmNotFound, InvalidRequest, JobNotFound
 from app.metrics import JOB_DURATION, JOB_RETRIES, JOBS_COMPLETED
 from app.models import Attempt, Job, JobStatus
 from app.services.catalog import Catalog
-from app.services.execution import CANCELLED, COMPLETED, INTERRUPTED, LOST, TIMEOUT, Progress, Run, account
+from app.services.execution import (
+    CANCELLED,
+    COMPLETED,
+    INTERRUPTED,
+    LOST,
+    TIMEOUT,
+    Progress,
+    Run,
+    account,
+    is_quick,
+)
 from app.services.messages import webhook_message
 from app.shared_metrics import SharedMetrics
 from app.storage.jobs import JobStore
@@ -118,6 +128,23 @@ class RunService:
             log.warning("job %s ended before running: %s", job_id, job.error or job.status.value)
             self._metrics.inc(JOBS_COMPLETED, algorithm=job.algorithm, status=job.status.value)
         return job
+
+    def needs_process(self, job_id: str) -> bool:
+        """Whether the queued job, once started, will run in an algorithm process rather than in the
+        worker's thread; asked before starting it when no process is free (one round trip).
+
+        False when it is quick (``Algorithm.is_quick``), and when it is gone, finished, or cannot run
+        (unknown algorithm, invalid params): starting it settles those at once.
+        """
+        queued = self._store.peek(job_id)
+        if queued is None or queued.status.finished:
+            return False
+        try:
+            algorithm = self._catalog.get(queued.algorithm)
+            params = self._catalog.load_params(algorithm, queued.params)
+        except (AlgorithmNotFound, InvalidRequest):
+            return False
+        return not is_quick(algorithm, params)
 
     def report_progress(self, job: Job, fraction: float, message: str) -> bool:
         """Keep what this run of ``job`` reports; False when the job has moved on (nothing kept)."""

@@ -46,6 +46,15 @@ class Page:
     next_after: tuple[float, str] | None
 
 
+@dataclass(frozen=True)
+class Queued:
+    """What a worker needs to know of a job before it starts it: its status, algorithm and params."""
+
+    status: JobStatus
+    algorithm: str
+    params: Any
+
+
 #: Runs kept in a job's attempt history (the newest).
 HISTORY_LIMIT = 20
 
@@ -146,6 +155,19 @@ class JobStore:
         if not state:
             raise JobNotFound(job_id)
         return decode(job_id, pairs(state), given, output, log, history, progress)
+
+    @translate_errors
+    def peek(self, job_id: str) -> Queued | None:
+        """The job's status, algorithm and params, in one round trip (two reads pipelined); None when it is gone."""
+        keys = self._keys.of_job(job_id)
+        pipe = self._client.pipeline(transaction=False)
+        pipe.hmget(keys.state, "status", "algorithm")
+        pipe.get(keys.input)
+        (status, algorithm), given = pipe.execute()
+        if status is None or algorithm is None:
+            return None
+        params = json.loads(given).get("params") if given else None
+        return Queued(JobStatus(status.decode()), algorithm.decode(), params)
 
     @translate_errors
     def start(

@@ -44,6 +44,14 @@ def test_create_then_get_round_trips_every_field(store: JobStore) -> None:
     assert store.get(job.job_id) == job
 
 
+def test_peek_reads_what_a_worker_needs_before_starting_a_job(store: JobStore) -> None:
+    _create(store, _job(params={"number": 2**70}), ttl_seconds=60)
+    queued = store.peek("a1b2c3d4e5f6")
+    assert queued is not None
+    assert (queued.status, queued.algorithm, queued.params) == (JobStatus.PENDING, "PrimeChecker", {"number": 2**70})
+    assert store.peek("ffffffffffff") is None
+
+
 def test_the_record_lives_under_the_namespaced_keys_with_one_ttl(store: JobStore, redis_client: redis.Redis) -> None:
     _create(store, _job(), ttl_seconds=60)
     _, running = start(store, "a1b2c3d4e5f6", NOW)

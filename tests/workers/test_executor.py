@@ -258,3 +258,54 @@ def test_a_worker_takes_jobs_ahead_of_its_threads_as_configured(config: Config, 
     finally:
         worker.stop(timeout=10_000)
         worker.broker.close()
+
+
+def test_a_reservation_holds_its_process_across_its_run_until_released(make_executor) -> None:
+    executor = make_executor(1)
+    [pid] = wait_until(executor.pids, timeout=10, message="the pool's first process")
+    reservation = wait_until(executor.try_reserve, timeout=10, message="the process ready")
+    assert executor.try_reserve() is None  # no other free: a caller would wait (``reserve``)
+    run = reservation(*_where(quick=False), timeout=10, stop_asked=lambda: False)
+    assert (run.outcome, run.result["pid"]) == (COMPLETED, pid)
+    assert executor.try_reserve() is None  # still held: its job's outcome is not recorded yet
+    reservation.release()
+    reservation.release()  # idempotent
+    again = executor.try_reserve()
+    assert again is not None
+    again.release()
+
+
+def test_a_quick_run_gives_its_reserved_process_back_and_stays_in_the_thread(make_executor) -> None:
+    executor = make_executor(1)
+    reservation = wait_until(executor.try_reserve, timeout=10, message="the process ready")
+    run = reservation(*_where(quick=True), timeout=10, stop_asked=lambda: False)
+    assert run.result["pid"] == os.getpid()
+    other = executor.try_reserve()  # free again while the quick job is still being recorded
+    assert other is not None
+    other.release()
+    reservation.release()
+
+
+def test_free_counts_the_processes_a_job_could_take_now_started_or_not(make_executor) -> None:
+    executor = make_executor(2)
+    assert executor.free() == 2  # one starting, one not started yet: both would serve a job
+    first = executor.try_reserve()
+    second = executor.try_reserve()  # waits for a process to start, rather than saying none
+    assert first is not None and second is not None and executor.free() == 0
+    assert executor.try_reserve() is None  # every one taken: at once
+    freed = executor.freed()
+    first.release()
+    assert (executor.free(), executor.freed()) == (1, freed + 1)
+    second.release()
+    assert executor.free() == 2
+
+
+def test_a_reserved_process_that_died_is_replaced_before_the_run(make_executor) -> None:
+    executor = make_executor(1)
+    [pid] = wait_until(executor.pids, timeout=10, message="the pool's first process")
+    reservation = wait_until(executor.try_reserve, timeout=10, message="the process ready")
+    os.kill(pid, signal.SIGKILL)
+    wait_until(lambda: not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE)
+    run = reservation(*_where(quick=False), timeout=10, stop_asked=lambda: False)
+    assert run.outcome == COMPLETED and run.result["pid"] != pid  # not LOST: the run had not begun
+    reservation.release()

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from flask import Flask
 
-from app import __version__, auth, docs, http_metrics, openapi, rate_limits, request_id
-from app.api import Api
-from app.config import Config
+from app import __version__
+from app.infra.config import Config
 from app.routes import EXTENSION_KEY, algorithms, batches, dashboard, health, invoke, jobs, operations
-from app.versioning import VersionPrefix
+from app.web import auth, docs, http_metrics, openapi, rate_limits, request_id
+from app.web.api import Api
+from app.web.versioning import VersionPrefix
 from app.wiring import Services, build_services
 
 

@@ -9,8 +9,9 @@ import redis
 from prometheus_client.registry import Collector
 
 import algorithms
-from app.config import Config
-from app.metrics import ClusterGauges
+from app.infra.config import Config
+from app.infra.metrics import ClusterGauges
+from app.infra.shared_metrics import SharedMetrics
 from app.services.auth import AuthService
 from app.services.batches import BatchService
 from app.services.catalog import Catalog
@@ -22,7 +23,6 @@ from app.services.operations import OperationsService
 from app.services.running import RunService
 from app.services.waiting import Waiter
 from app.services.webhooks import WebhookService
-from app.shared_metrics import SharedMetrics
 from app.storage import redis as redis_storage
 from app.storage.api_keys import ApiKeyStore
 from app.storage.batches import BatchStore

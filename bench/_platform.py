@@ -13,7 +13,7 @@ import requests
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests", "helpers"))
 from support import ProcessGroup, platform_env, wait_until
 
-from app.embedded_redis import EmbeddedRedis, free_port
+from app.infra.embedded_redis import EmbeddedRedis, free_port
 
 
 @contextmanager

@@ -34,9 +34,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "helpers"))
 from support import ProcessGroup, platform_env, wait_until  # noqa: E402
 
-from app.config import Config  # noqa: E402
-from app.embedded_redis import EmbeddedRedis  # noqa: E402
-from app.models import JobStatus  # noqa: E402
+from app.domain.models import JobStatus  # noqa: E402
+from app.infra.config import Config  # noqa: E402
+from app.infra.embedded_redis import EmbeddedRedis  # noqa: E402
 from app.storage.keys import Keys  # noqa: E402
 from app.storage.workers import WorkerRegistry  # noqa: E402
 from app.wiring import build_services  # noqa: E402

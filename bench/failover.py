@@ -33,7 +33,7 @@ from platforms import procfile_processes
 from sentinels import Sentinels
 from support import ProcessGroup, platform_env, wait_until
 
-from app.embedded_redis import free_port
+from app.infra.embedded_redis import free_port
 
 JOB = json.dumps({"algorithm": "PrimeChecker", "params": {"number": 17}})
 SETTINGS = {"WEB_CONCURRENCY": "2", "WORKER_PROCESSES": "1", "ALGORITHM_MODULES": "", "LOG_LEVEL": "WARNING"}

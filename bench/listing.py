@@ -17,7 +17,7 @@ import redis
 import requests
 from _platform import running_platform
 
-from app.models import Job, JobStatus
+from app.domain.models import Job, JobStatus
 from app.services.jobs import _encode_cursor  # the cursor format is opaque to clients, not to us
 from app.storage.jobs import JobStore
 from app.storage.keys import Keys

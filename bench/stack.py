@@ -19,12 +19,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "helpers"))
 from support import ProcessGroup, platform_env, wait_until  # noqa: E402
 
-from app.embedded_redis import EmbeddedRedis, free_port  # noqa: E402
+from app.infra.embedded_redis import EmbeddedRedis, free_port  # noqa: E402
 from app.services.messages import JOBS_QUEUE  # noqa: E402
 from app.storage.keys import Keys  # noqa: E402
 
 BASELINES = ROOT / "bench" / "baselines"
-GUNICORN_CONF = ROOT / "app" / "gunicorn_conf.py"
+GUNICORN_CONF = ROOT / "app" / "infra" / "gunicorn_conf.py"
 #: The platform's keys (default namespace), and the hashes holding the messages still to do, of the
 #: platform's job queue and of the baseline's Dramatiq queue.
 KEYS = Keys("fs")

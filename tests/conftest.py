@@ -30,8 +30,8 @@ from flask.testing import FlaskClient
 from support import FIGURES_PROPERTY, WebhookReceiver
 
 from app import create_app
-from app.config import Config
-from app.embedded_redis import EmbeddedRedis
+from app.infra.config import Config
+from app.infra.embedded_redis import EmbeddedRedis
 from app.wiring import Services, build_services
 from workers.process import start_worker
 

@@ -16,8 +16,8 @@ from collections.abc import Callable
 import dramatiq
 from dramatiq.middleware import CurrentMessage
 
-from app.errors import StorageUnavailable
-from app.models import Job
+from app.domain.errors import StorageUnavailable
+from app.domain.models import Job
 from app.services.messages import (
     DELIVER_BATCH_WEBHOOK_ACTOR,
     DELIVER_WEBHOOK_ACTOR,

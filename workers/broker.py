@@ -36,7 +36,7 @@ import dramatiq
 from dramatiq.errors import QueueJoinTimeout
 from dramatiq.middleware import Middleware
 
-from app.errors import StorageUnavailable
+from app.domain.errors import StorageUnavailable
 from app.storage.queue import DEFAULT_PRIORITY, QueuedMessage, QueueStore, Receipt
 
 log = logging.getLogger(__name__)

@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
-from app.errors import StorageUnavailable
+from app.domain.errors import StorageUnavailable
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

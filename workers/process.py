@@ -27,10 +27,10 @@ import dramatiq
 from dramatiq.middleware import AgeLimit, CurrentMessage, Middleware, Retries, ShutdownNotifications, TimeLimit
 
 from app import __version__
-from app.config import Config
-from app.errors import StorageUnavailable
-from app.logs import configure_logging
-from app.processes import SignalInbox
+from app.domain.errors import StorageUnavailable
+from app.infra.config import Config
+from app.infra.logs import configure_logging
+from app.infra.processes import SignalInbox
 from app.services.messages import JOBS_QUEUE, WEBHOOKS_QUEUE
 from app.storage import redis as redis_storage
 from app.storage.keys import Keys

@@ -15,8 +15,8 @@ import threading
 import time
 from collections.abc import Callable
 
-from app.errors import StorageUnavailable
-from app.models import Job
+from app.domain.errors import StorageUnavailable
+from app.domain.models import Job
 
 log = logging.getLogger(__name__)
 

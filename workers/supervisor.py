@@ -18,8 +18,8 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from app.config import Config
-from app.processes import SignalInbox, python_command
+from app.infra.config import Config
+from app.infra.processes import SignalInbox, python_command
 
 log = logging.getLogger(__name__)
 
@@ -132,7 +132,7 @@ class Supervisor:
 
 
 def main() -> int:
-    from app.logs import configure_logging
+    from app.infra.logs import configure_logging
 
     config = Config.from_env()
     configure_logging(config.log_level)

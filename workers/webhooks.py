@@ -17,9 +17,9 @@ import threading
 import time
 
 from app import __version__
-from app.retry_after import seconds_to_wait
 from app.services import destinations
 from app.services.webhooks import Delivery, Outcome
+from app.web.retry_after import seconds_to_wait
 
 USER_AGENT = f"FunctionalScaffold-Webhooks/{__version__}"
 

@@ -66,7 +66,7 @@ for command in (*JOB_COMMANDS, *platform.COMMANDS):
 
 
 def main() -> None:
-    from app.errors import StorageUnavailable
+    from app.domain.errors import StorageUnavailable
 
     try:
         cli()

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import click
 
-from app.processes import SignalInbox, python_command
+from app.infra.processes import SignalInbox, python_command
 
 #: Longest "dev" waits for the stack to be able to run a job before it says what is missing.
 READY_TIMEOUT_SECONDS = 120.0
@@ -79,7 +79,7 @@ class _Processes:
 
     def start(self, commands: dict[str, list[str]], env: dict[str, str]) -> None:
         """Start every command (all before any output thread: a child is set up before threads exist)."""
-        from app.embedded_redis import die_with_parent
+        from app.infra.embedded_redis import die_with_parent
 
         for name, command in commands.items():
             self.processes[name] = subprocess.Popen(
@@ -147,7 +147,9 @@ def run_dev_stack(env: dict[str, str], api_url: str, shutdown_seconds: float) ->
 
     SignalInbox(on_signal)
     started = time.monotonic()
-    processes.start({"web": python_command("app.web_server"), "worker": python_command("workers.supervisor")}, env)
+    processes.start(
+        {"web": python_command("app.infra.web_server"), "worker": python_command("workers.supervisor")}, env
+    )
     ready = False
     code = 0
     while not stop.wait(0.2):
@@ -170,7 +172,7 @@ def run_dev_stack(env: dict[str, str], api_url: str, shutdown_seconds: float) ->
 def start(port: int | None, environ: dict[str, str]) -> int:
     """``dev``'s body: Redis, the runtime file, the processes, and clean-up whatever happens."""
     from app.cli.platform import check_config
-    from app.embedded_redis import EmbeddedRedis
+    from app.infra.embedded_redis import EmbeddedRedis
 
     env = dict(environ)
     env["PORT"] = str(port or env.get("PORT") or 8000)

@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING
 import click
 
 from app.cli.dev import dev
-from app.config import Config, ConfigError
-from app.processes import python_command
+from app.infra.config import Config, ConfigError
+from app.infra.processes import python_command
 
 if TYPE_CHECKING:
     from app.wiring import Services
@@ -70,7 +70,7 @@ def web(port: int | None) -> None:
         os.environ["PORT"] = str(port)
     redis_config()
     check_port(os.environ.get("HOST", "0.0.0.0"), int(os.environ.get("PORT", "8000")))
-    command = python_command("app.web_server")
+    command = python_command("app.infra.web_server")
     os.execv(command[0], command)
 
 

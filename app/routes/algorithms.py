@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from app.api import RATE_LIMIT_HEADERS, Blueprint
 from app.routes import services
 from app.schemas.algorithms import AlgorithmSchema, describe
+from app.web.api import RATE_LIMIT_HEADERS, Blueprint
 
 blp = Blueprint("algorithms", __name__, description="What can be run")
 

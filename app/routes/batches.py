@@ -7,10 +7,6 @@ from typing import Any
 from flask import url_for
 from marshmallow import RAISE
 
-from app import openapi
-from app.api import RATE_LIMIT_HEADERS, Blueprint
-from app.auth import current_owner, current_principal, visible_owner
-from app.request_id import current_request_id
 from app.routes import services
 from app.schemas.batches import (
     BATCH_ID_PARAMETER,
@@ -25,6 +21,10 @@ from app.schemas.batches import (
 )
 from app.schemas.job_queries import JobCreateHeadersSchema
 from app.services.jobs import JobRequest
+from app.web import openapi
+from app.web.api import RATE_LIMIT_HEADERS, Blueprint
+from app.web.auth import current_owner, current_principal, visible_owner
+from app.web.request_id import current_request_id
 
 blp = Blueprint("batches", __name__, description="Submit many jobs at once and follow them together")
 

@@ -7,10 +7,10 @@ from typing import Any
 
 from flask import Response, request
 
-from app.api import Blueprint
-from app.http_metrics import render_metrics
 from app.routes import services
 from app.schemas.health import HealthSchema, ReadinessSchema
+from app.web.api import Blueprint
+from app.web.http_metrics import render_metrics
 
 blp = Blueprint("health", __name__, description="Probes and metrics")
 

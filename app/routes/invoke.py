@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from app import openapi
-from app.api import RATE_LIMIT_HEADERS, Blueprint
-from app.request_id import current_request_id
 from app.routes import services
 from app.schemas.invoke import InvokeRequestSchema, InvokeResponseSchema
+from app.web import openapi
+from app.web.api import RATE_LIMIT_HEADERS, Blueprint
+from app.web.request_id import current_request_id
 
 blp = Blueprint("invoke", __name__, description="Run an algorithm and wait for its result")
 

@@ -11,12 +11,8 @@ from typing import Any
 from flask import Response, jsonify, url_for
 from marshmallow import RAISE
 
-from app import openapi
-from app.api import RATE_LIMIT_HEADERS, Blueprint
-from app.auth import current_owner, current_principal, visible_owner
-from app.errors import Forbidden
-from app.models import Job
-from app.request_id import current_request_id
+from app.domain.errors import Forbidden
+from app.domain.models import Job
 from app.routes import services
 from app.schemas.job_queries import (
     EventsHeadersSchema,
@@ -36,6 +32,10 @@ from app.schemas.jobs import (
 from app.services.events import Event
 from app.services.jobs import JobFilter
 from app.services.waiting import MAX_WAIT_SECONDS
+from app.web import openapi
+from app.web.api import RATE_LIMIT_HEADERS, Blueprint
+from app.web.auth import current_owner, current_principal, visible_owner
+from app.web.request_id import current_request_id
 
 blp = Blueprint("jobs", __name__, description="Queue algorithm runs and follow them")
 

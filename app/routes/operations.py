@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from app.api import RATE_LIMIT_HEADERS, Blueprint
-from app.auth import require_admin
 from app.routes import services
 from app.schemas.operations import ClusterSchema, WorkerListSchema, cluster_view
+from app.web.api import RATE_LIMIT_HEADERS, Blueprint
+from app.web.auth import require_admin
 
 blp = Blueprint("operations", __name__, description="See the whole platform (admin keys)")
 

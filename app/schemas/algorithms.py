@@ -27,7 +27,7 @@ complete(_converter.converter)
 def params_json_schema(params: type[Schema]) -> dict[str, Any]:
     """The params schema in JSON Schema (OpenAPI 3.0 dialect), computed once per algorithm.
 
-    ``GET /algorithms`` shows it, and the spec's request bodies refer to it (``app.openapi``).
+    ``GET /algorithms`` shows it, and the spec's request bodies refer to it (``app.web.openapi``).
     """
     return _converter.converter.schema2jsonschema(params)
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from marshmallow import Schema, fields, validate
 
-from app.models import Batch
+from app.domain.models import Batch
 from app.schemas.fields import Pattern, QueryInteger, Timestamp
 from app.schemas.jobs import JOB_ID_PARAMETER, JobCreateSchema, JobSchema, WebhookSchema, webhook_field
 from app.services.batches import MAX_BATCH_JOBS

@@ -1,4 +1,4 @@
-"""The one error body, as documented in the OpenAPI spec (``app.error_handlers`` renders it)."""
+"""The one error body, as documented in the OpenAPI spec (``app.web.error_handlers`` renders it)."""
 
 from marshmallow import Schema, fields
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from app.models import JobStatus
+from app.domain.models import JobStatus
 from app.schemas.fields import Pattern, QueryDateTime, QueryInteger, QueryNumber
 from app.schemas.jobs import JobSchema
 from app.services.jobs import CURSOR_PATTERN

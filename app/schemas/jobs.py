@@ -9,7 +9,7 @@ from marshmallow import Schema, ValidationError, fields, post_load, validate, va
 
 import algorithms
 from algorithms.retries import MAX_ATTEMPTS, MAX_BACKOFF_SECONDS
-from app.models import Job, JobStatus, WebhookState
+from app.domain.models import Job, JobStatus, WebhookState
 from app.schemas.fields import BodyDateTime, NonNegativeSeconds, Seconds, StrictBoolean, StrictInteger, Timestamp
 from app.schemas.invoke import MetadataSchema
 from app.services.jobs import JOB_ID_BYTES

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from app.errors import StorageUnavailable, Unauthorized
+from app.domain.errors import StorageUnavailable, Unauthorized
 from app.storage.api_keys import ApiKeyStore
 
 #: How long a looked-up key (and whether any key exists) is trusted without asking Redis again.

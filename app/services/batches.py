@@ -18,13 +18,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from app.errors import AlgorithmNotFound, BatchNotFound, IdempotencyKeyReused, InvalidRequest
-from app.metrics import JOBS_CREATED
-from app.models import Batch, JobStatus, Webhook
+from app.domain.errors import AlgorithmNotFound, BatchNotFound, IdempotencyKeyReused, InvalidRequest
+from app.domain.models import Batch, JobStatus, Webhook
+from app.infra.metrics import JOBS_CREATED
+from app.infra.shared_metrics import SharedMetrics
 from app.services.jobs import JOB_ID_BYTES, JobRequest, JobService, decode_cursor, encode_cursor, is_job_id
 from app.services.messages import JOBS_QUEUE, batch_webhook_message, webhook_message
 from app.services.webhooks import WebhookService, new_webhook_id
-from app.shared_metrics import SharedMetrics
 from app.storage.batches import BatchPage, BatchStore, NewJob
 from app.storage.jobs import JobStore
 from app.storage.queue import MAX_PRIORITY

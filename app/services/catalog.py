@@ -8,8 +8,8 @@ from typing import Any
 import marshmallow
 
 import algorithms
-from app.errors import AlgorithmNotFound
-from app.validation import invalid_request
+from app.domain.errors import AlgorithmNotFound
+from app.domain.validation import invalid_request
 
 
 class Catalog:

@@ -22,8 +22,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from app.errors import JobNotFound, TooManyStreams
-from app.models import Job
+from app.domain.errors import JobNotFound, TooManyStreams
+from app.domain.models import Job
 from app.storage.events import JobEventsChannel
 
 log = logging.getLogger(__name__)

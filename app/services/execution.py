@@ -15,11 +15,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import algorithms
-from app.errors import AlgorithmFailed
-from app.metrics import ALGORITHM_DURATION, ALGORITHM_EXECUTIONS
+from app.domain.errors import AlgorithmFailed
+from app.infra.metrics import ALGORITHM_DURATION, ALGORITHM_EXECUTIONS
 
 if TYPE_CHECKING:  # not imported at run time: algorithm processes import this module, and need no Redis
-    from app.shared_metrics import SharedMetrics
+    from app.infra.shared_metrics import SharedMetrics
 
 log = logging.getLogger(__name__)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from app.errors import ServiceUnavailable, StorageUnavailable
+from app.domain.errors import ServiceUnavailable, StorageUnavailable
 from app.services.catalog import Catalog
 
 

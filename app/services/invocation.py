@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from app.infra.shared_metrics import SharedMetrics
 from app.services.catalog import Catalog
 from app.services.execution import Execution, execute
-from app.shared_metrics import SharedMetrics
 
 
 class InvocationService:

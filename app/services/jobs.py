@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import algorithms
-from app.errors import (
+from app.domain.errors import (
     Forbidden,
     IdempotencyKeyReused,
     InvalidRequest,
@@ -24,14 +24,14 @@ from app.errors import (
     JobNotRetryable,
     NotReplicated,
 )
-from app.metrics import JOBS_CREATED
-from app.models import Job, JobStatus, Webhook
+from app.domain.models import Job, JobStatus, Webhook
+from app.infra.metrics import JOBS_CREATED
+from app.infra.shared_metrics import SharedMetrics
 from app.services.catalog import Catalog
 from app.services.events import Event, EventHub, job_events
 from app.services.messages import JOBS_QUEUE, run_job_message, webhook_message
 from app.services.waiting import Waiter
 from app.services.webhooks import WebhookService, new_webhook_id
-from app.shared_metrics import SharedMetrics
 from app.storage.jobs import JobStore
 from app.storage.queue import DEFAULT_PRIORITY, MAX_PRIORITY, QueuedMessage
 from app.storage.replication import ReplicaCheck

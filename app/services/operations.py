@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from app.metrics import GaugeSample
+from app.infra.metrics import GaugeSample
 from app.storage.cluster import ClusterStore, QueueState
 from app.storage.queue import JOBS_QUEUE, WEBHOOKS_QUEUE
 from app.storage.stats import Minute, QueueStats, Window

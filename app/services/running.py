@@ -11,10 +11,11 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 import algorithms
-from app import models
-from app.errors import AlgorithmNotFound, InvalidRequest, JobNotFound
-from app.metrics import JOB_DURATION, JOB_RETRIES, JOBS_COMPLETED
-from app.models import Attempt, Job, JobStatus
+from app.domain import models
+from app.domain.errors import AlgorithmNotFound, InvalidRequest, JobNotFound
+from app.domain.models import Attempt, Job, JobStatus
+from app.infra.metrics import JOB_DURATION, JOB_RETRIES, JOBS_COMPLETED
+from app.infra.shared_metrics import SharedMetrics
 from app.services.catalog import Catalog
 from app.services.execution import (
     CANCELLED,
@@ -28,7 +29,6 @@ from app.services.execution import (
     is_quick,
 )
 from app.services.messages import webhook_message
-from app.shared_metrics import SharedMetrics
 from app.storage.jobs import JobStore
 from app.storage.queue import Receipt
 

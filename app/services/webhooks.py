@@ -13,13 +13,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
-from app.errors import BatchNotFound, InvalidRequest, JobNotFinished, JobNotFound, WebhookNotFound
-from app.metrics import WEBHOOK_DELIVERIES, WEBHOOK_DURATION
-from app.models import Batch, Job, Webhook, WebhookAttempt, WebhookState, utc
+from app.domain.errors import BatchNotFound, InvalidRequest, JobNotFinished, JobNotFound, WebhookNotFound
+from app.domain.models import Batch, Job, Webhook, WebhookAttempt, WebhookState, utc
+from app.infra.metrics import WEBHOOK_DELIVERIES, WEBHOOK_DURATION
+from app.infra.shared_metrics import SharedMetrics
 from app.services import destinations
 from app.services.messages import webhook_message
 from app.services.signing import Signer
-from app.shared_metrics import SharedMetrics
 from app.storage.batches import BatchStore
 from app.storage.job_records import encode_attempt
 from app.storage.jobs import JobStore

@@ -16,8 +16,8 @@ from typing import Any
 
 import redis
 
-from app.errors import BatchNotFound
-from app.models import Batch, Job, JobStatus, Webhook, WebhookState
+from app.domain.errors import BatchNotFound
+from app.domain.models import Batch, Job, JobStatus, Webhook, WebhookState
 from app.storage import job_scripts as scripts
 from app.storage.job_records import decode, decode_attempt, encode_input, encode_state, pairs
 from app.storage.jobs import JobStore

@@ -11,7 +11,7 @@ from dataclasses import asdict
 from typing import Any
 
 import algorithms
-from app.models import Attempt, Job, JobStatus, Progress, Webhook, WebhookAttempt, WebhookState
+from app.domain.models import Attempt, Job, JobStatus, Progress, Webhook, WebhookAttempt, WebhookState
 
 _FLOAT_FIELDS = ("created_at", "expires_at", "started_at", "completed_at", "timeout", "next_run_at")
 #: Priority of a job whose state does not say (saving the field for the common case).

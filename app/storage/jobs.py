@@ -20,8 +20,8 @@ from typing import Any
 
 import redis
 
-from app.errors import JobNotFound
-from app.models import Attempt, Job, JobStatus, Progress
+from app.domain.errors import JobNotFound
+from app.domain.models import Attempt, Job, JobStatus, Progress
 from app.storage import job_scripts as scripts
 from app.storage.batching import ScriptBatcher
 from app.storage.job_records import decode, encode_input, encode_progress, encode_state, pairs, short

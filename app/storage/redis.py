@@ -22,8 +22,8 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 from redis.sentinel import Sentinel, SentinelConnectionPool
 
-from app.config import Config
-from app.errors import StorageUnavailable
+from app.domain.errors import StorageUnavailable
+from app.infra.config import Config
 
 P = ParamSpec("P")
 T = TypeVar("T")

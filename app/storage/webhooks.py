@@ -16,7 +16,7 @@ import secrets
 
 import redis
 
-from app.config import SECRET_PREFIX
+from app.infra.config import SECRET_PREFIX
 from app.storage.events import EVENTS_LUA
 from app.storage.job_records import short
 from app.storage.job_scripts import JOB, WEBHOOKS_QUEUE

@@ -2,7 +2,7 @@
 
 ``POST /jobs`` is one HSET and one LPUSH, ``GET /jobs/<id>`` one HGETALL, ``GET /hello`` a small
 JSON answer. The benchmark serves it with the platform's own gunicorn config
-(``gunicorn --config app/gunicorn_conf.py bare_flask:app``) on the same Redis.
+(``gunicorn --config app/infra/gunicorn_conf.py bare_flask:app``) on the same Redis.
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ import redis
 from flask.testing import FlaskClient
 
 from algorithms import registry
-from app.models import JobStatus
+from app.domain.models import JobStatus
 from app.wiring import Services
 
 PREFIXES = ["", "/v1"]

@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 import pytest
 from flask.testing import FlaskClient
 
-from app.models import JobStatus
+from app.domain.models import JobStatus
 from app.services.messages import JOBS_QUEUE
 from app.services.running import JobOutcome
 from app.storage.queue import Receipt

@@ -9,7 +9,7 @@ import redis
 from flask.testing import FlaskClient
 from support import wait_until
 
-from app.embedded_redis import EmbeddedRedis
+from app.infra.embedded_redis import EmbeddedRedis
 
 JOB = {"algorithm": "PrimeChecker", "params": {"number": 17}}
 

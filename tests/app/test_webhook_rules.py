@@ -11,8 +11,8 @@ import pytest
 from standardwebhooks import Webhook as StandardWebhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
-from app.config import Config, ConfigError
-from app.models import Job, JobStatus
+from app.domain.models import Job, JobStatus
+from app.infra.config import Config, ConfigError
 from app.services import destinations
 from app.services.signing import Signer
 from app.services.webhooks import Outcome, build_payload, next_delay, redact_url

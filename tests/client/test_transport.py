@@ -29,7 +29,7 @@ from functionalscaffold_client import (
 from functionalscaffold_client._calls import Request
 from functionalscaffold_client.transport import AsyncTransport, Transport
 
-from app.embedded_redis import free_port
+from app.infra.embedded_redis import free_port
 
 
 class FakeTime:

@@ -12,7 +12,7 @@ import requests
 from clusters import ADMIN_KEYS, LEASE_SECONDS, Cluster
 from support import metric_value, wait_until
 
-from app.models import JobStatus
+from app.domain.models import JobStatus
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow]
 

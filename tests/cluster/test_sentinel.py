@@ -22,7 +22,7 @@ from platforms import procfile_processes
 from sentinels import DOWN_AFTER_MS, Sentinels
 from support import WebhookReceiver, wait_until
 
-from app.errors import JobNotFound
+from app.domain.errors import JobNotFound
 from app.storage.jobs import JobStore
 from app.storage.keys import Keys
 from app.storage.workers import WorkerRegistry

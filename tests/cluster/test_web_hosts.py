@@ -11,7 +11,7 @@ import requests
 from clusters import RATE_LIMIT_PER_HOUR, Cluster
 from support import wait_until
 
-from app.models import JobStatus
+from app.domain.models import JobStatus
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow]
 

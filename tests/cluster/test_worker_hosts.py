@@ -18,7 +18,7 @@ import pytest
 from clusters import LEASE_SECONDS, Cluster
 from support import wait_until
 
-from app.models import Job, JobStatus
+from app.domain.models import Job, JobStatus
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow]
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import pytest
 from support import WebhookReceiver, hostile_folder, platform_env, wait_until
 
-from app.embedded_redis import free_port
+from app.infra.embedded_redis import free_port
 
 pytestmark = pytest.mark.slow
 

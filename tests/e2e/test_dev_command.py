@@ -13,7 +13,7 @@ import pytest
 import requests
 from support import ProcessGroup, hostile_folder, platform_env, wait_until
 
-from app.embedded_redis import free_port
+from app.infra.embedded_redis import free_port
 from app.services.auth import CACHE_SECONDS
 
 pytestmark = pytest.mark.slow

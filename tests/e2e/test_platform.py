@@ -13,7 +13,7 @@ import pytest
 from standardwebhooks import Webhook as StandardWebhook
 from support import ProcessGroup, WebhookReceiver, finished_job, metric_value, platform_env, wait_until
 
-from app.config import Config
+from app.infra.config import Config
 
 pytestmark = pytest.mark.slow
 HARD_SEMIPRIME = 18446744073709551557 * 18446744073709551533  # two 64-bit primes

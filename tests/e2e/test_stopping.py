@@ -19,9 +19,9 @@ import redis
 from support import ProcessGroup, WebhookReceiver, hostile_folder, platform_env, wait_until
 
 from algorithms import RetryPolicy
-from app.config import Config
-from app.embedded_redis import EmbeddedRedis
-from app.models import Job, JobStatus
+from app.domain.models import Job, JobStatus
+from app.infra.config import Config
+from app.infra.embedded_redis import EmbeddedRedis
 from app.services.jobs import JobRequest
 from app.wiring import Services, build_services
 

@@ -25,9 +25,9 @@ from platforms import procfile_commands
 from redis import Redis
 from support import metric_value, platform_env, wait_until
 
-from app.config import Config
-from app.embedded_redis import find_redis_server
-from app.models import Job
+from app.domain.models import Job
+from app.infra.config import Config
+from app.infra.embedded_redis import find_redis_server
 from app.storage.jobs import JobStore
 from app.storage.keys import Keys
 from app.storage.redis import connect

@@ -22,8 +22,8 @@ from functionalscaffold_client import ApiError, Client, ClientError
 from sentinels import Sentinels
 from support import wait_until
 
-from app.config import Config
-from app.errors import JobNotFound
+from app.domain.errors import JobNotFound
+from app.infra.config import Config
 from app.storage.jobs import JobStore
 from app.storage.keys import Keys
 from app.storage.redis import connect

@@ -30,7 +30,7 @@ import time
 from pathlib import Path
 from types import FrameType
 
-from app.embedded_redis import die_with_parent
+from app.infra.embedded_redis import die_with_parent
 
 #: The hosts' /24 (10.249.87.0/24 for a run in one process): private, and unlikely to be routed on a
 #: test machine. Each pytest-xdist test process (gw0, gw1, ...) has its own: 10.249.87+N.0/24.

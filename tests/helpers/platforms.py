@@ -12,7 +12,7 @@ from pathlib import Path
 import requests
 from support import ProcessGroup, hostile_folder, platform_env, wait_until
 
-from app.embedded_redis import EmbeddedRedis, free_port
+from app.infra.embedded_redis import EmbeddedRedis, free_port
 
 PROCFILE = Path(__file__).resolve().parents[2] / "Procfile"
 

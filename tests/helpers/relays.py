@@ -19,7 +19,7 @@ from pathlib import Path
 
 from support import wait_until
 
-from app.embedded_redis import die_with_parent
+from app.infra.embedded_redis import die_with_parent
 
 
 class Relay:

@@ -27,7 +27,7 @@ import redis
 from relays import Relay
 from support import wait_until
 
-from app.embedded_redis import die_with_parent, find_redis_server, free_port
+from app.infra.embedded_redis import die_with_parent, find_redis_server, free_port
 
 MASTER_NAME = "fs-master"
 DOWN_AFTER_MS = 1000

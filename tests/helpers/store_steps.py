@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from app.models import Job, JobStatus
+from app.domain.models import Job, JobStatus
 from app.services.messages import JOBS_QUEUE, run_job_message, webhook_message
 from app.storage.jobs import JobStore
 from app.storage.queue import Receipt

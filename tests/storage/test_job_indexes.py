@@ -9,7 +9,7 @@ import redis
 from store_steps import cancel, finish, start
 from store_steps import create as _create
 
-from app.models import Job, JobStatus
+from app.domain.models import Job, JobStatus
 from app.storage.jobs import JobStore
 from app.storage.keys import Keys
 

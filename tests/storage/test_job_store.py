@@ -7,10 +7,10 @@ import redis
 from store_steps import create as _create
 from store_steps import finish, start
 
-from app.config import Config
-from app.embedded_redis import EmbeddedRedis
-from app.errors import JobNotFound, StorageUnavailable
-from app.models import Job, JobStatus, Webhook
+from app.domain.errors import JobNotFound, StorageUnavailable
+from app.domain.models import Job, JobStatus, Webhook
+from app.infra.config import Config
+from app.infra.embedded_redis import EmbeddedRedis
 from app.storage.jobs import JobStore
 from app.storage.keys import Keys
 from app.storage.queue import QueueStore, Receipt

@@ -5,8 +5,8 @@ from __future__ import annotations
 import redis
 from prometheus_client.core import Metric
 
-from app.metrics import ALGORITHM_DURATION, JOBS_COMPLETED
-from app.shared_metrics import SharedMetrics
+from app.infra.metrics import ALGORITHM_DURATION, JOBS_COMPLETED
+from app.infra.shared_metrics import SharedMetrics
 from app.storage.keys import Keys
 from app.storage.metrics import MetricsStore
 

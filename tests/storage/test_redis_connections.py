@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from redis.sentinel import SentinelConnectionPool
 
-from app.config import Config
+from app.infra.config import Config
 from app.storage.redis import connect, limits_storage, url_of, where
 
 SENTINELS = Config(

@@ -9,7 +9,7 @@ import redis
 from store_steps import create, finish, start
 from support import wait_until
 
-from app.models import Job, JobStatus, Webhook
+from app.domain.models import Job, JobStatus, Webhook
 from app.services.messages import WEBHOOKS_QUEUE, webhook_message
 from app.storage.jobs import JobStore
 from app.storage.keys import Keys

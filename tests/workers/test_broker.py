@@ -20,7 +20,7 @@ import pytest
 from dramatiq.middleware import AgeLimit, CurrentMessage, Retries, ShutdownNotifications, TimeLimit
 from support import wait_until
 
-from app.config import Config
+from app.infra.config import Config
 from workers.broker import LeasedMessage, QueueBroker
 from workers.process import build_broker
 

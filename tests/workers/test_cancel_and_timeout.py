@@ -9,7 +9,7 @@ import pytest
 from flask.testing import FlaskClient
 from support import WebhookReceiver, finished_job, wait_until
 
-from app.config import Config
+from app.infra.config import Config
 from workers.process import start_worker
 
 

@@ -17,7 +17,7 @@ import pytest
 from support import ProcessGroup, platform_env, wait_until
 
 import algorithms
-from app.config import Config
+from app.infra.config import Config
 from app.services.execution import CANCELLED, COMPLETED, INTERRUPTED, LOST, TIMEOUT
 from app.services.messages import JOBS_QUEUE
 from workers.executor import ProcessExecutor

@@ -13,7 +13,7 @@ import pytest
 from flask.testing import FlaskClient
 from support import finished_job, wait_until
 
-from app.config import Config
+from app.infra.config import Config
 from app.wiring import Services
 from workers.process import start_worker
 

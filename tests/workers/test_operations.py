@@ -11,7 +11,7 @@ import redis
 from flask.testing import FlaskClient
 from support import metric_value, wait_until
 
-from app.config import Config
+from app.infra.config import Config
 from app.wiring import Services
 from workers.process import start_worker
 

@@ -19,7 +19,7 @@ import redis
 from flask.testing import FlaskClient
 from support import finished_job, metric_value, wait_until
 
-from app.config import Config
+from app.infra.config import Config
 from app.wiring import Services
 from workers.process import start_worker
 

@@ -6,8 +6,8 @@ import threading
 
 from support import wait_until
 
-from app.errors import StorageUnavailable
-from app.models import Job, JobStatus
+from app.domain.errors import StorageUnavailable
+from app.domain.models import Job, JobStatus
 from workers.progress import ProgressWriter
 
 

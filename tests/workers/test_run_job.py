@@ -15,9 +15,9 @@ from flask.testing import FlaskClient
 from support import finished_job, metric_value, wait_until
 
 from app import create_app
-from app.config import Config
-from app.embedded_redis import EmbeddedRedis
-from app.models import JobStatus
+from app.domain.models import JobStatus
+from app.infra.config import Config
+from app.infra.embedded_redis import EmbeddedRedis
 from app.services.execution import run_algorithm
 from app.services.messages import JOBS_QUEUE, RUN_JOB_ACTOR
 from app.storage.queue import Receipt

@@ -8,7 +8,7 @@ import sys
 import psutil
 from support import ProcessGroup, platform_env, wait_until
 
-from app.embedded_redis import EmbeddedRedis
+from app.infra.embedded_redis import EmbeddedRedis
 from workers.supervisor import restart_delay
 
 

@@ -13,8 +13,8 @@ from standardwebhooks import Webhook as StandardWebhook
 from support import WebhookReceiver, finished_job, metric_value, wait_until
 
 from app import create_app
-from app.config import Config
-from app.embedded_redis import EmbeddedRedis
+from app.infra.config import Config
+from app.infra.embedded_redis import EmbeddedRedis
 from app.routes import EXTENSION_KEY
 from app.services.messages import WEBHOOKS_QUEUE
 from app.storage.keys import Keys

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 from support import WebhookReceiver
 
-from app.embedded_redis import free_port
+from app.infra.embedded_redis import free_port
 from app.services.webhooks import Delivery
 from workers.webhooks import USER_AGENT, WebhookSender
 

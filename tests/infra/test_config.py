@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.config import Config, ConfigError
+from app.infra.config import Config, ConfigError
 
 REDIS = {"REDIS_URL": "redis://127.0.0.1:6379/0"}
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from flask import Flask, g, request
 
-from app.errors import Forbidden, ServiceError
+from app.domain.errors import Forbidden, ServiceError
 from app.routes import services
 from app.services.auth import ANONYMOUS, Principal
 

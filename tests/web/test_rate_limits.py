@@ -6,8 +6,8 @@ import pytest
 from flask.testing import FlaskClient
 
 from app import create_app
-from app.config import Config
-from app.embedded_redis import EmbeddedRedis
+from app.infra.config import Config
+from app.infra.embedded_redis import EmbeddedRedis
 
 KEYS = ("key-a", "key-b")
 

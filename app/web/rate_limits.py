@@ -1,7 +1,7 @@
 """Rate limits per API key (per client address when the API is open), shared through Redis.
 
 Flask-Limiter does the counting and the ``X-RateLimit-*`` headers; over the limit it raises a 429,
-which ``app.error_handlers`` renders as RATE_LIMIT_EXCEEDED with ``Retry-After``. When Redis does
+which ``app.web.error_handlers`` renders as RATE_LIMIT_EXCEEDED with ``Retry-After``. When Redis does
 not answer, requests are let through (the job endpoints then answer 503 on their own).
 """
 
@@ -12,10 +12,10 @@ import logging
 from flask import Flask, Response, request
 from flask_limiter import Limiter
 
-from app.auth import current_principal, is_public
-from app.config import Config
+from app.infra.config import Config
 from app.services.auth import ANONYMOUS
 from app.storage.redis import OUTAGE, UNAVAILABLE, limits_storage, where
+from app.web.auth import current_principal, is_public
 
 log = logging.getLogger(__name__)
 

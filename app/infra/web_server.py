@@ -1,9 +1,9 @@
-"""The web server: gunicorn serving ``create_app()``, configured by ``app/gunicorn_conf.py``.
+"""The web server: gunicorn serving ``create_app()``, configured by ``app/infra/gunicorn_conf.py``.
 
 A gunicorn application of our own (gunicorn's documented way to embed it) rather than
 ``gunicorn "app:create_app()"``: gunicorn's command line changes to, and imports from, the current
 folder, where a project's own ``app.py`` would be found first. This one imports the installed
-package, whatever the folder. Run it as ``python_command("app.web_server")`` (``app.processes``).
+package, whatever the folder. Run it as ``python_command("app.infra.web_server")`` (``app.infra.processes``).
 """
 
 from __future__ import annotations

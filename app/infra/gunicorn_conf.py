@@ -13,7 +13,7 @@ bind = f"{os.environ.get('HOST', '0.0.0.0')}:{os.environ.get('PORT', '8000')}"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 worker_class = "gthread"
 # Each open event stream (GET /jobs/{id}/events) holds a thread: they come on top of WEB_THREADS.
-# (EVENT_STREAMS_MAX's default is app.config's; this file imports nothing from the app.)
+# (EVENT_STREAMS_MAX's default is app.infra.config's; this file imports nothing from the app.)
 threads = int(os.environ.get("WEB_THREADS", "160")) + int(os.environ.get("EVENT_STREAMS_MAX", "200"))
 # Requests may legitimately run up to a minute (/invoke with a long factorisation budget).
 timeout = int(os.environ.get("WEB_TIMEOUT", "90"))

@@ -1,6 +1,6 @@
 """The platform's errors: one class per error code of the API, each with its HTTP status.
 
-Services and storage raise these; ``app.error_handlers`` alone turns them into the error body.
+Services and storage raise these; ``app.web.error_handlers`` alone turns them into the error body.
 No Flask here, so workers use the same classes.
 """
 

@@ -4,7 +4,7 @@ Two kinds, by where they are counted:
 - HTTP metrics, counted by each web process with ``prometheus_client`` (multiprocess mode under
   gunicorn, so all gunicorn workers add up);
 - job, algorithm and webhook metrics, counted wherever the event happens (web or worker, any host)
-  and kept as running totals in Redis by ``app.shared_metrics.SharedMetrics``, so any web process
+  and kept as running totals in Redis by ``app.infra.shared_metrics.SharedMetrics``, so any web process
   exports the cluster's totals.
 """
 
@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from prometheus_client import Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
 
-from app.errors import StorageUnavailable
+from app.domain.errors import StorageUnavailable
 
 HTTP_REQUESTS = Counter("http_requests_total", "HTTP requests", ["method", "endpoint", "status"])
 HTTP_REQUEST_DURATION = Histogram("http_request_duration_seconds", "HTTP request latency", ["method", "endpoint"])

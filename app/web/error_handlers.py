@@ -10,7 +10,7 @@ import logging
 from flask import Flask, Response, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from app.errors import (
+from app.domain.errors import (
     InternalError,
     InvalidRequest,
     MethodNotAllowed,
@@ -21,7 +21,7 @@ from app.errors import (
     ServiceError,
     UnsupportedMediaType,
 )
-from app.request_id import current_request_id
+from app.web.request_id import current_request_id
 
 log = logging.getLogger(__name__)
 

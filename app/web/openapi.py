@@ -17,7 +17,7 @@ from apispec import APISpec
 from apispec.ext.marshmallow.openapi import OpenAPIConverter
 
 import algorithms
-from app.errors import ServiceError
+from app.domain.errors import ServiceError
 from app.schemas.algorithms import description, params_json_schema
 from app.schemas.invoke import SHORTHAND_ALGORITHM, InvokeRequestSchema
 from app.schemas.jobs import AttemptSchema, JobCreateSchema

@@ -10,7 +10,7 @@ import math
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from app.errors import InvalidRequest
+from app.domain.errors import InvalidRequest
 
 #: marshmallow's stock sentences, rephrased to read after the field name ("number is required").
 _PHRASES = {

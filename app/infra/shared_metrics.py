@@ -18,8 +18,8 @@ from collections.abc import Iterator
 
 from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
 
-from app.errors import StorageUnavailable
-from app.metrics import SHARED_FAMILIES, Family
+from app.domain.errors import StorageUnavailable
+from app.infra.metrics import SHARED_FAMILIES, Family
 from app.storage.metrics import MetricsStore
 
 log = logging.getLogger(__name__)

@@ -130,8 +130,8 @@ def test_the_cli_creates_lists_and_revokes_keys(redis_server, redis_client: redi
 
 def test_when_redis_cannot_say_whether_keys_are_required_the_api_stays_closed() -> None:
     from app import create_app
-    from app.config import Config
-    from app.embedded_redis import EmbeddedRedis
+    from app.infra.config import Config
+    from app.infra.embedded_redis import EmbeddedRedis
 
     server = EmbeddedRedis().start()
     client = create_app(Config(redis_url=server.url)).test_client()

@@ -14,11 +14,11 @@ from flask import Flask, Request, Response
 from flask_smorest.utils import prepare_response
 from webargs.flaskparser import FlaskParser, is_json_request
 
-from app.error_handlers import register_error_handlers
-from app.errors import InvalidRequest, UnsupportedMediaType
+from app.domain.errors import InvalidRequest, UnsupportedMediaType
+from app.domain.validation import invalid_request
 from app.schemas.errors import ErrorSchema
 from app.schemas.jsonschema import complete
-from app.validation import invalid_request
+from app.web.error_handlers import register_error_handlers
 
 
 def _reject_constant(name: str) -> NoReturn:
@@ -100,7 +100,7 @@ SecurityRequirement = Callable[[], list[dict[str, list[str]]]]
 
 
 class Api(flask_smorest.Api):
-    """Documents errors with the API's error body and renders them through ``app.error_handlers``.
+    """Documents errors with the API's error body and renders them through ``app.web.error_handlers``.
 
     ``security``, when given, is asked for the spec's top-level security requirement each time the
     spec is served: whether API keys are required can change while the platform runs.

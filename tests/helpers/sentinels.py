@@ -198,9 +198,11 @@ class Sentinels:
         wait_until(self._replica_usable, timeout=15, interval=0.05, message="the sentinels to see the replica")
 
     def _wait_replicating(self, node: Node) -> None:
+        # A full sync of the master's data set (thousands of jobs by the later failovers, through the
+        # relay that holds replication back) on a busy machine: allow it a minute.
         wait_until(
             lambda: node.client().info("replication").get("master_link_status") == "up",
-            timeout=15,
+            timeout=60,
             interval=0.02,
             message=f"{node.name} to replicate its master",
         )

@@ -8,9 +8,15 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import os
+import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from environs import Env
 
 
 class ConfigError(ValueError):
@@ -108,13 +114,29 @@ class Config:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Config:
-        """Read every field from ``environ`` (default ``os.environ``); ``overrides`` win."""
+        """Read every field from ``environ`` (default ``os.environ``); ``overrides`` win.
+
+        A variable that is unset or blank keeps the field's default. environs parses each value by
+        its field's type (``_READERS``); the values that do not parse are reported together, each
+        with its variable, in one ``ConfigError``; then ``validate()`` checks the rules.
+        """
+        from environs import EnvValidationError  # here: marshmallow costs every CLI command 0.1 s
+
         environ = os.environ if environ is None else environ
+        env = _env_class()(environ)
         values: dict[str, object] = {}
+        problems = []
         for f in fields(cls):
-            raw = environ.get(f.name.upper())
-            if raw is not None and raw.strip() != "":
-                values[f.name] = _parse(f.name.upper(), raw.strip(), f.type)
+            name = f.name.upper()
+            try:
+                value = getattr(env, _READERS[_field_types()[f.name]])(name, _UNSET)
+            except EnvValidationError as error:
+                problems.append(f"{name}={environ[name].strip()!r}: {_flatten(error.error_messages)}")
+                continue
+            if value is not _UNSET:
+                values[f.name] = value
+        if problems:
+            raise ConfigError("; ".join(problems))
         values.update(overrides)
         config = cls(**values)
         config.validate()
@@ -205,28 +227,85 @@ def _check_secret(name: str, secret: str) -> None:
         raise ConfigError(f"{name} must be {SECRET_PREFIX!r} followed by base64 of at least {MIN_SECRET_BYTES} bytes")
 
 
-def _parse(name: str, raw: str, kind: object) -> object:
-    # Annotations are strings here (``from __future__ import annotations``).
-    try:
-        if kind == "int":
-            return int(raw)
-        if kind == "float":
-            return float(raw)
-        if kind == "bool":
-            return _parse_bool(raw)
-        if kind == "tuple[float, ...]":
-            return tuple(float(part) for part in raw.split(",") if part.strip())
-        if kind == "tuple[str, ...]":
-            return tuple(part.strip() for part in raw.split(",") if part.strip())
-    except ValueError:
-        raise ConfigError(f"{name}={raw!r} is not a valid {kind}") from None
-    return raw
+#: Marks a variable that is unset (or blank) in the environment: the field keeps its default.
+_UNSET: Any = object()
+
+#: Each field's type → the environs parser that reads it. A field of a type not listed here fails at
+#: import (``_field_types``), rather than being passed on unparsed.
+_READERS: dict[object, str] = {
+    str: "str",
+    int: "int",
+    float: "float",
+    bool: "bool",
+    tuple[str, ...]: "names",
+    tuple[float, ...]: "numbers",
+}
 
 
-def _parse_bool(raw: str) -> bool:
-    lowered = raw.lower()
-    if lowered in ("1", "true", "yes", "on"):
-        return True
-    if lowered in ("0", "false", "no", "off"):
-        return False
-    raise ValueError(raw)
+@functools.cache
+def _field_types() -> dict[str, object]:
+    types = typing.get_type_hints(Config)
+    for name, kind in types.items():
+        if kind not in _READERS:
+            raise TypeError(f"Config.{name}: no environs parser for {kind!r}; add one to _READERS")
+    return types
+
+
+@functools.cache
+def _env_class() -> type[Env]:
+    """environs' ``Env``, reading a given mapping (built on first use: see ``from_env``)."""
+    import marshmallow
+    from environs import Env
+
+    class CommaSeparated(marshmallow.fields.List):
+        """``a, b,`` → ``("a", "b")``: comma-separated items, each stripped, empty ones skipped."""
+
+        item: type[marshmallow.fields.Field]
+
+        def __init__(self, **kwargs: Any) -> None:
+            super().__init__(self.item(), **kwargs)
+
+        def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> tuple[Any, ...]:
+            parts = [part.strip() for part in value.split(",")] if isinstance(value, str) else value
+            return tuple(super()._deserialize([part for part in parts if part], attr, data, **kwargs))
+
+    class Names(CommaSeparated):
+        item = marshmallow.fields.String
+
+    class Numbers(CommaSeparated):
+        item = marshmallow.fields.Float  # no NaN or infinity
+
+    class MappingEnv(Env):
+        """An ``Env`` that reads ``environ`` (not always ``os.environ``), where blank means unset.
+
+        ``_get_value`` is where environs itself (``FileAwareEnv``) changes where values come from;
+        environs is pinned to one major version for it, and tests/infra/test_config.py checks it.
+        """
+
+        def __init__(self, environ: Mapping[str, str]) -> None:
+            super().__init__()
+            self.source = environ
+            self.add_parser_from_field("names", Names)
+            self.add_parser_from_field("numbers", Numbers)
+
+        def _get_value(self, env_key: str, default: Any) -> Any:
+            raw = self.source.get(env_key)
+            return default if raw is None or raw.strip() == "" else raw.strip()
+
+    return MappingEnv
+
+
+def _flatten(messages: object) -> str:
+    """marshmallow's messages (a list, or a dict by item number for lists) as one line."""
+    if isinstance(messages, dict):
+        return " ".join(f"item {_ordinal(key)}: {_flatten(value)}" for key, value in messages.items())
+    if isinstance(messages, list):
+        return " ".join(_flatten(message) for message in messages)
+    return str(messages)
+
+
+def _ordinal(key: object) -> object:
+    return key + 1 if isinstance(key, int) else key
+
+
+_field_types()  # a field of a type without a parser fails here, at import

@@ -41,3 +41,44 @@ def test_sentinels_replace_the_redis_url_which_then_gives_credentials_and_db_onl
 def test_redis_topology_settings_that_cannot_work_are_refused(environ: dict[str, str], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         Config.from_env(environ)
+
+
+def test_unset_or_blank_variables_keep_their_defaults_and_lists_are_trimmed() -> None:
+    config = Config.from_env(
+        {**REDIS, "WORKER_THREADS": " ", "API_KEYS": " key-a, key-b,,", "WEBHOOK_RETRY_DELAYS": "0.5, 2,"}
+    )
+    assert config.worker_threads == Config.worker_threads
+    assert config.api_keys == ("key-a", "key-b")
+    assert config.webhook_retry_delays == (0.5, 2.0)
+    assert Config.from_env({**REDIS, "WEBHOOK_ALLOW_PRIVATE_NETWORKS": "true"}).webhook_allow_private_networks
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("WORKER_THREADS", "eight", "WORKER_THREADS='eight': Not a valid integer."),
+        ("WORKER_THREADS", "3.5", "WORKER_THREADS='3.5': Not a valid integer."),
+        ("REDIS_TIMEOUT_SECONDS", "1s", "REDIS_TIMEOUT_SECONDS='1s': Not a valid number."),
+        ("WEBHOOK_ALLOW_PRIVATE_NETWORKS", "maybe", "WEBHOOK_ALLOW_PRIVATE_NETWORKS='maybe': Not a valid boolean."),
+        ("WEBHOOK_RETRY_DELAYS", "1, five", "WEBHOOK_RETRY_DELAYS='1, five': item 2: Not a valid number."),
+    ],
+)
+def test_a_value_that_does_not_parse_is_refused_naming_its_variable(variable: str, value: str, message: str) -> None:
+    with pytest.raises(ConfigError) as refused:
+        Config.from_env({**REDIS, variable: value})
+    assert str(refused.value) == message
+
+
+def test_every_value_that_does_not_parse_is_reported_at_once() -> None:
+    with pytest.raises(ConfigError) as refused:
+        Config.from_env({**REDIS, "WORKER_THREADS": "x", "JOB_TTL_SECONDS": "y"})
+    assert str(refused.value) == "JOB_TTL_SECONDS='y': Not a valid integer.; WORKER_THREADS='x': Not a valid integer."
+
+
+def test_the_given_environment_is_read_not_the_process_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WORKER_THREADS", "not a number")
+    assert Config.from_env({**REDIS, "WORKER_THREADS": "3"}).worker_threads == 3
+    assert Config.from_env(REDIS).worker_threads == Config.worker_threads
+    monkeypatch.setenv("REDIS_URL", REDIS["REDIS_URL"])
+    monkeypatch.setenv("WORKER_THREADS", "5")
+    assert Config.from_env().worker_threads == 5

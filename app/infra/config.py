@@ -11,11 +11,11 @@ import binascii
 import functools
 import os
 import typing
-from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    import marshmallow
     from environs import Env
 
 
@@ -113,28 +113,27 @@ class Config:
     log_level: str = "INFO"
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Config:
-        """Read every field from ``environ`` (default ``os.environ``); ``overrides`` win.
+    def from_env(cls, **overrides: object) -> Config:
+        """Read every field from the process environment (``os.environ``); ``overrides`` win.
 
-        A variable that is unset or blank keeps the field's default. environs parses each value by
-        its field's type (``_READERS``); the values that do not parse are reported together, each
-        with its variable, in one ``ConfigError``; then ``validate()`` checks the rules.
+        A variable that is unset or blank keeps the field's default. environs parses each value,
+        stripped, by its field's type (``_PARSERS``); the values that do not parse are reported
+        together, each with its variable, in one ``ConfigError``; then ``validate()`` checks the rules.
         """
         from environs import EnvValidationError  # here: marshmallow costs every CLI command 0.1 s
 
-        environ = os.environ if environ is None else environ
-        env = _env_class()(environ)
-        values: dict[str, object] = {}
+        env = _env()
+        values: dict[str, Any] = {}
         problems = []
         for f in fields(cls):
             name = f.name.upper()
-            try:
-                value = getattr(env, _READERS[_field_types()[f.name]])(name, _UNSET)
-            except EnvValidationError as error:
-                problems.append(f"{name}={environ[name].strip()!r}: {_flatten(error.error_messages)}")
+            raw = os.environ.get(name, "").strip()
+            if not raw:
                 continue
-            if value is not _UNSET:
-                values[f.name] = value
+            try:
+                values[f.name] = getattr(env, _PARSERS[_field_types()[f.name]])(name)
+            except EnvValidationError as error:
+                problems.append(f"{name}={raw!r}: {_flatten(error.error_messages)}")
         if problems:
             raise ConfigError("; ".join(problems))
         values.update(overrides)
@@ -227,16 +226,13 @@ def _check_secret(name: str, secret: str) -> None:
         raise ConfigError(f"{name} must be {SECRET_PREFIX!r} followed by base64 of at least {MIN_SECRET_BYTES} bytes")
 
 
-#: Marks a variable that is unset (or blank) in the environment: the field keeps its default.
-_UNSET: Any = object()
-
-#: Each field's type → the environs parser that reads it. A field of a type not listed here fails at
-#: import (``_field_types``), rather than being passed on unparsed.
-_READERS: dict[object, str] = {
-    str: "str",
-    int: "int",
-    float: "float",
-    bool: "bool",
+#: Each field's type → the environs parser that reads it (registered by ``_env``). A field of a type
+#: not listed here fails at import (``_field_types``), rather than being passed on unparsed.
+_PARSERS: dict[object, str] = {
+    str: "text",
+    int: "integer",
+    float: "number",
+    bool: "flag",
     tuple[str, ...]: "names",
     tuple[float, ...]: "numbers",
 }
@@ -246,53 +242,35 @@ _READERS: dict[object, str] = {
 def _field_types() -> dict[str, object]:
     types = typing.get_type_hints(Config)
     for name, kind in types.items():
-        if kind not in _READERS:
-            raise TypeError(f"Config.{name}: no environs parser for {kind!r}; add one to _READERS")
+        if kind not in _PARSERS:
+            raise TypeError(f"Config.{name}: no environs parser for {kind!r}; add one to _PARSERS")
     return types
 
 
-@functools.cache
-def _env_class() -> type[Env]:
-    """environs' ``Env``, reading a given mapping (built on first use: see ``from_env``)."""
-    import marshmallow
+def _env() -> Env:
+    """environs' ``Env`` (it reads ``os.environ``) with the parsers of ``_PARSERS``, each given the
+    variable's value stripped; a new one for each ``from_env``, as an ``Env`` keeps what it parsed."""
     from environs import Env
+    from marshmallow import fields as ma
 
-    class CommaSeparated(marshmallow.fields.List):
-        """``a, b,`` → ``("a", "b")``: comma-separated items, each stripped, empty ones skipped."""
+    env = Env()
+    env.add_parser("text", functools.partial(_parse, ma.String()))
+    env.add_parser("integer", functools.partial(_parse, ma.Integer()))
+    env.add_parser("number", functools.partial(_parse, ma.Float()))  # no NaN or infinity
+    env.add_parser("flag", functools.partial(_parse, ma.Boolean()))
+    env.add_parser("names", functools.partial(_parse_list, ma.List(ma.String())))
+    env.add_parser("numbers", functools.partial(_parse_list, ma.List(ma.Float())))
+    return env
 
-        item: type[marshmallow.fields.Field]
 
-        def __init__(self, **kwargs: Any) -> None:
-            super().__init__(self.item(), **kwargs)
+def _parse(field: marshmallow.fields.Field, value: str) -> Any:
+    """``value`` stripped, deserialized by ``field`` (whose ``ValidationError`` environs reports)."""
+    return field.deserialize(value.strip())
 
-        def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> tuple[Any, ...]:
-            parts = [part.strip() for part in value.split(",")] if isinstance(value, str) else value
-            return tuple(super()._deserialize([part for part in parts if part], attr, data, **kwargs))
 
-    class Names(CommaSeparated):
-        item = marshmallow.fields.String
-
-    class Numbers(CommaSeparated):
-        item = marshmallow.fields.Float  # no NaN or infinity
-
-    class MappingEnv(Env):
-        """An ``Env`` that reads ``environ`` (not always ``os.environ``), where blank means unset.
-
-        ``_get_value`` is where environs itself (``FileAwareEnv``) changes where values come from;
-        environs is pinned to one major version for it, and tests/infra/test_config.py checks it.
-        """
-
-        def __init__(self, environ: Mapping[str, str]) -> None:
-            super().__init__()
-            self.source = environ
-            self.add_parser_from_field("names", Names)
-            self.add_parser_from_field("numbers", Numbers)
-
-        def _get_value(self, env_key: str, default: Any) -> Any:
-            raw = self.source.get(env_key)
-            return default if raw is None or raw.strip() == "" else raw.strip()
-
-    return MappingEnv
+def _parse_list(field: marshmallow.fields.List, value: str) -> tuple[Any, ...]:
+    """``a, b,`` → ``("a", "b")``: comma-separated items, each stripped, empty ones skipped."""
+    return tuple(field.deserialize([item for part in value.split(",") if (item := part.strip())]))
 
 
 def _flatten(messages: object) -> str:

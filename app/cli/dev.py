@@ -21,10 +21,14 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from app.infra.processes import SignalInbox, python_command
+
+if TYPE_CHECKING:
+    from app.infra.config import Config
 
 #: Longest "dev" waits for the stack to be able to run a job before it says what is missing.
 READY_TIMEOUT_SECONDS = 120.0
@@ -77,13 +81,14 @@ class _Processes:
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
         self._width = 0
 
-    def start(self, commands: dict[str, list[str]], env: dict[str, str]) -> None:
-        """Start every command (all before any output thread: a child is set up before threads exist)."""
+    def start(self, commands: dict[str, list[str]]) -> None:
+        """Start every command, each inheriting this process's environment (all before any output
+        thread: a child is set up before threads exist)."""
         from app.infra.embedded_redis import die_with_parent
 
         for name, command in commands.items():
             self.processes[name] = subprocess.Popen(
-                command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, preexec_fn=die_with_parent
+                command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, preexec_fn=die_with_parent
             )
         self._width = max(len(name) for name in self.processes)
         for name, process in self.processes.items():
@@ -132,8 +137,9 @@ def _can_run_jobs(api_url: str, redis_url: str, namespace: str) -> bool:
         return False
 
 
-def run_dev_stack(env: dict[str, str], api_url: str, shutdown_seconds: float) -> int:
-    """Start web and worker with ``env`` and supervise them until a signal; returns the exit code."""
+def run_dev_stack(config: Config, api_url: str) -> int:
+    """Start web and worker (with this process's environment, which ``config`` was read from) and
+    supervise them until a signal; returns the exit code."""
     stop, interrupts = threading.Event(), [0]
     processes = _Processes()
 
@@ -147,9 +153,7 @@ def run_dev_stack(env: dict[str, str], api_url: str, shutdown_seconds: float) ->
 
     SignalInbox(on_signal)
     started = time.monotonic()
-    processes.start(
-        {"web": python_command("app.infra.web_server"), "worker": python_command("workers.supervisor")}, env
-    )
+    processes.start({"web": python_command("app.infra.web_server"), "worker": python_command("workers.supervisor")})
     ready = False
     code = 0
     while not stop.wait(0.2):
@@ -158,54 +162,58 @@ def run_dev_stack(env: dict[str, str], api_url: str, shutdown_seconds: float) ->
             click.echo(f"{dead} exited with {processes.processes[dead].returncode}; stopping the stack", err=True)
             code = 1
             break
-        if not ready and _can_run_jobs(api_url, env["REDIS_URL"], env.get("REDIS_NAMESPACE") or "fs"):
+        if not ready and _can_run_jobs(api_url, config.redis_url, config.redis_namespace):
             ready = True
             click.echo(f"ready in {time.monotonic() - started:.1f} s: API {api_url}  docs {api_url}/docs")
         elif not ready and time.monotonic() - started > READY_TIMEOUT_SECONDS:
             click.echo(f"not ready after {READY_TIMEOUT_SECONDS:g} s: see the output above", err=True)
             started = time.monotonic()
     processes.signal(signal.SIGTERM)
-    processes.wait(shutdown_seconds + 20)
+    processes.wait(config.worker_shutdown_timeout_seconds + 20)
     return code
 
 
-def start(port: int | None, environ: dict[str, str]) -> int:
-    """``dev``'s body: Redis, the runtime file, the processes, and clean-up whatever happens."""
+def start(port: int | None) -> int:
+    """``dev``'s body: Redis, the runtime file, the processes, and clean-up whatever happens.
+
+    The settings ``dev`` adds (its port and host, private-network webhooks, the embedded Redis's
+    ``REDIS_URL``) go into this process's environment: its configuration is read from there, and
+    its web and worker processes inherit it.
+    """
     from app.cli.platform import check_config
     from app.infra.embedded_redis import EmbeddedRedis
 
-    env = dict(environ)
-    env["PORT"] = str(port or env.get("PORT") or 8000)
+    environ = os.environ
+    environ["PORT"] = str(port or environ.get("PORT") or 8000)
     # Loopback only: with private-network webhooks allowed, others on the network must not reach it.
-    env.setdefault("HOST", "127.0.0.1")
-    env.setdefault("WEBHOOK_ALLOW_PRIVATE_NETWORKS", "true")
+    environ.setdefault("HOST", "127.0.0.1")
+    environ.setdefault("WEBHOOK_ALLOW_PRIVATE_NETWORKS", "true")
     embedded = None
-    if not env.get("REDIS_URL"):
+    if not environ.get("REDIS_URL"):
         embedded = EmbeddedRedis().start()
-        env["REDIS_URL"] = embedded.url
+        environ["REDIS_URL"] = embedded.url
     try:
-        config = check_config(env)
+        config = check_config()
         from app.cli.platform import check_port
 
-        check_port(env["HOST"], int(env["PORT"]))
-        api_url = f"http://{env['HOST']}:{env['PORT']}"
+        check_port(environ["HOST"], int(environ["PORT"]))
+        api_url = f"http://{environ['HOST']}:{environ['PORT']}"
         from app.storage.redis import redacted
 
-        click.echo(f"Redis: {redacted(env['REDIS_URL'])}" + (" (embedded, stops on exit)" if embedded else ""))
+        click.echo(f"Redis: {redacted(environ['REDIS_URL'])}" + (" (embedded, stops on exit)" if embedded else ""))
         click.echo(
-            f"WEBHOOK_ALLOW_PRIVATE_NETWORKS={env['WEBHOOK_ALLOW_PRIVATE_NETWORKS']} "
+            f"WEBHOOK_ALLOW_PRIVATE_NETWORKS={environ['WEBHOOK_ALLOW_PRIVATE_NETWORKS']} "
             "(webhooks may target this machine; do not use this setting in production)"
         )
         click.echo("starting web and worker... (Ctrl-C stops; running jobs may finish first)")
-        runtime = _record(env["REDIS_URL"], api_url)
+        runtime = _record(environ["REDIS_URL"], api_url)
         try:
-            return run_dev_stack(env, api_url, config.worker_shutdown_timeout_seconds)
+            return run_dev_stack(config, api_url)
         finally:
             runtime.unlink(missing_ok=True)
     finally:
         if embedded is not None:
             embedded.close()
-    return 0
 
 
 @click.command()
@@ -217,4 +225,4 @@ def dev(port: int | None) -> None:
     test target); production deployments leave WEBHOOK_ALLOW_PRIVATE_NETWORKS unset. While it
     runs, `keys` and `webhook-secret` from another shell use its Redis.
     """
-    sys.exit(start(port, dict(os.environ)))
+    sys.exit(start(port))

@@ -22,9 +22,10 @@ if TYPE_CHECKING:
 EXIT_CONFIG = 2
 
 
-def check_config(environ: dict[str, str] | None = None) -> Config:
+def check_config() -> Config:
+    """This process's configuration, read from its environment; one it cannot use stops the command, saying why."""
     try:
-        return Config.from_env(environ)
+        return Config.from_env()
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
 

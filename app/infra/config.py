@@ -8,9 +8,15 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import os
-from collections.abc import Mapping
+import typing
 from dataclasses import dataclass, field, fields
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import marshmallow
+    from environs import Env
 
 
 class ConfigError(ValueError):
@@ -107,14 +113,29 @@ class Config:
     log_level: str = "INFO"
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Config:
-        """Read every field from ``environ`` (default ``os.environ``); ``overrides`` win."""
-        environ = os.environ if environ is None else environ
-        values: dict[str, object] = {}
+    def from_env(cls, **overrides: object) -> Config:
+        """Read every field from the process environment (``os.environ``); ``overrides`` win.
+
+        A variable that is unset or blank keeps the field's default. environs parses each value,
+        stripped, by its field's type (``_PARSERS``); the values that do not parse are reported
+        together, each with its variable, in one ``ConfigError``; then ``validate()`` checks the rules.
+        """
+        from environs import EnvValidationError  # here: marshmallow costs every CLI command 0.1 s
+
+        env = _env()
+        values: dict[str, Any] = {}
+        problems = []
         for f in fields(cls):
-            raw = environ.get(f.name.upper())
-            if raw is not None and raw.strip() != "":
-                values[f.name] = _parse(f.name.upper(), raw.strip(), f.type)
+            name = f.name.upper()
+            raw = os.environ.get(name, "").strip()
+            if not raw:
+                continue
+            try:
+                values[f.name] = getattr(env, _PARSERS[_field_types()[f.name]])(name)
+            except EnvValidationError as error:
+                problems.append(f"{name}={raw!r}: {_flatten(error.error_messages)}")
+        if problems:
+            raise ConfigError("; ".join(problems))
         values.update(overrides)
         config = cls(**values)
         config.validate()
@@ -205,28 +226,64 @@ def _check_secret(name: str, secret: str) -> None:
         raise ConfigError(f"{name} must be {SECRET_PREFIX!r} followed by base64 of at least {MIN_SECRET_BYTES} bytes")
 
 
-def _parse(name: str, raw: str, kind: object) -> object:
-    # Annotations are strings here (``from __future__ import annotations``).
-    try:
-        if kind == "int":
-            return int(raw)
-        if kind == "float":
-            return float(raw)
-        if kind == "bool":
-            return _parse_bool(raw)
-        if kind == "tuple[float, ...]":
-            return tuple(float(part) for part in raw.split(",") if part.strip())
-        if kind == "tuple[str, ...]":
-            return tuple(part.strip() for part in raw.split(",") if part.strip())
-    except ValueError:
-        raise ConfigError(f"{name}={raw!r} is not a valid {kind}") from None
-    return raw
+#: Each field's type → the environs parser that reads it (registered by ``_env``). A field of a type
+#: not listed here fails at import (``_field_types``), rather than being passed on unparsed.
+_PARSERS: dict[object, str] = {
+    str: "text",
+    int: "integer",
+    float: "number",
+    bool: "flag",
+    tuple[str, ...]: "names",
+    tuple[float, ...]: "numbers",
+}
 
 
-def _parse_bool(raw: str) -> bool:
-    lowered = raw.lower()
-    if lowered in ("1", "true", "yes", "on"):
-        return True
-    if lowered in ("0", "false", "no", "off"):
-        return False
-    raise ValueError(raw)
+@functools.cache
+def _field_types() -> dict[str, object]:
+    types = typing.get_type_hints(Config)
+    for name, kind in types.items():
+        if kind not in _PARSERS:
+            raise TypeError(f"Config.{name}: no environs parser for {kind!r}; add one to _PARSERS")
+    return types
+
+
+def _env() -> Env:
+    """environs' ``Env`` (it reads ``os.environ``) with the parsers of ``_PARSERS``, each given the
+    variable's value stripped; a new one for each ``from_env``, as an ``Env`` keeps what it parsed."""
+    from environs import Env
+    from marshmallow import fields as ma
+
+    env = Env()
+    env.add_parser("text", functools.partial(_parse, ma.String()))
+    env.add_parser("integer", functools.partial(_parse, ma.Integer()))
+    env.add_parser("number", functools.partial(_parse, ma.Float()))  # no NaN or infinity
+    env.add_parser("flag", functools.partial(_parse, ma.Boolean()))
+    env.add_parser("names", functools.partial(_parse_list, ma.List(ma.String())))
+    env.add_parser("numbers", functools.partial(_parse_list, ma.List(ma.Float())))
+    return env
+
+
+def _parse(field: marshmallow.fields.Field, value: str) -> Any:
+    """``value`` stripped, deserialized by ``field`` (whose ``ValidationError`` environs reports)."""
+    return field.deserialize(value.strip())
+
+
+def _parse_list(field: marshmallow.fields.List, value: str) -> tuple[Any, ...]:
+    """``a, b,`` → ``("a", "b")``: comma-separated items, each stripped, empty ones skipped."""
+    return tuple(field.deserialize([item for part in value.split(",") if (item := part.strip())]))
+
+
+def _flatten(messages: object) -> str:
+    """marshmallow's messages (a list, or a dict by item number for lists) as one line."""
+    if isinstance(messages, dict):
+        return " ".join(f"item {_ordinal(key)}: {_flatten(value)}" for key, value in messages.items())
+    if isinstance(messages, list):
+        return " ".join(_flatten(message) for message in messages)
+    return str(messages)
+
+
+def _ordinal(key: object) -> object:
+    return key + 1 if isinstance(key, int) else key
+
+
+_field_types()  # a field of a type without a parser fails here, at import

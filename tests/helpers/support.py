@@ -11,10 +11,13 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    import pytest
 
 T = TypeVar("T")
 
@@ -185,6 +188,17 @@ def platform_env(**settings: str) -> dict[str, str]:
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [os.path.dirname(__file__), env.get("PYTHONPATH")]))
     env.update(settings)
     return env
+
+
+def environment(monkeypatch: pytest.MonkeyPatch, settings: dict[str, str]) -> None:
+    """Make the process environment hold ``settings`` and no other variable ``Config`` reads, until
+    the test ends (``Config.from_env()`` reads ``os.environ``)."""
+    from app.infra.config import Config
+
+    for setting in fields(Config):
+        monkeypatch.delenv(setting.name.upper(), raising=False)
+    for name, value in settings.items():
+        monkeypatch.setenv(name, value)
 
 
 def finished_job(get_json: Callable[[str], dict], job_id: str, timeout: float = 15.0) -> dict:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import psutil
 import pytest
-from support import ProcessGroup, platform_env, wait_until
+from support import ProcessGroup, environment, platform_env, wait_until
 
 import algorithms
 from app.infra.config import Config
@@ -240,14 +240,16 @@ def test_a_worker_killed_while_its_process_is_stuck_in_native_code_leaves_no_pro
         group.stop()
 
 
-def test_the_pool_size_is_a_setting_defaulting_to_the_cpu_count(config: Config) -> None:
-    assert Config.from_env({"REDIS_URL": config.redis_url}).worker_algorithm_processes == len(os.sched_getaffinity(0))
-    assert (
-        Config.from_env({"REDIS_URL": config.redis_url, "WORKER_ALGORITHM_PROCESSES": "3"}).worker_algorithm_processes
-        == 3
-    )
+def test_the_pool_size_is_a_setting_defaulting_to_the_cpu_count(
+    config: Config, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    environment(monkeypatch, {"REDIS_URL": config.redis_url})
+    assert Config.from_env().worker_algorithm_processes == len(os.sched_getaffinity(0))
+    monkeypatch.setenv("WORKER_ALGORITHM_PROCESSES", "3")
+    assert Config.from_env().worker_algorithm_processes == 3
+    monkeypatch.setenv("WORKER_ALGORITHM_PROCESSES", "0")
     with pytest.raises(ValueError, match="WORKER_ALGORITHM_PROCESSES must be positive"):
-        Config.from_env({"REDIS_URL": config.redis_url, "WORKER_ALGORITHM_PROCESSES": "0"})
+        Config.from_env()
 
 
 @pytest.mark.parametrize(("prefetch", "expected"), [(0, 2), (4, 4)])

@@ -159,10 +159,17 @@ class Sentinels:
 
     def replication_lag(self) -> float:
         """Seconds a write to the master takes to show on the replica (one probe, on a key of its own)."""
-        token, master, replica = str(time.monotonic()), self.master().client(), self.replica().client()
+        replica_node = self.replica()
+        self._wait_replicating(replica_node)  # not in the middle of a full sync
+        token, master, replica = str(time.monotonic()), self.master().client(), replica_node.client()
         master.set("sentinels-test:lag-probe", token)
         began = time.monotonic()
-        wait_until(lambda: replica.get("sentinels-test:lag-probe") == token.encode(), timeout=10, interval=0.001)
+        wait_until(
+            lambda: replica.get("sentinels-test:lag-probe") == token.encode(),
+            timeout=30,
+            interval=0.001,
+            message=f"the probe to reach {replica_node.name}",
+        )
         return time.monotonic() - began
 
     def kill_master(self) -> Node:

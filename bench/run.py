@@ -23,7 +23,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from phases import Settings, footprint, job_control, latency, primes, web, webhooks, workers
+from phases import Settings, cold, footprint, job_control, latency, operations, primes, web, webhooks, workers
 from report import markdown, table
 from stack import ROOT, Stack
 
@@ -34,7 +34,9 @@ PHASES = {
     "webhooks": webhooks.run,
     "job-control": job_control.run,
     "footprint": footprint.run,
+    "cold-start": cold.run,
     "primes": primes.run,
+    "operations": operations.run,
 }
 
 

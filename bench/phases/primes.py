@@ -21,6 +21,7 @@ from typing import Any
 from prime_inputs import prime_inputs
 from report import Row, ratio_at_most
 
+from algorithms.context import Context
 from algorithms.prime_checker import PrimeChecker, primality
 from phases import BENCH, Settings
 
@@ -42,7 +43,7 @@ def _seconds_each(function: Callable[[int], object], numbers: Sequence[int]) -> 
 
 
 def _factors(n: int) -> list[list[int]]:
-    result = PrimeChecker().run({"number": n, "time_budget": 60.0})
+    result = PrimeChecker().run({"number": n, "time_budget": 60.0}, Context())
     if not result["factorization_complete"]:
         raise RuntimeError(f"{n} not factored within 60 s")
     factors = result["factors"] or [n]

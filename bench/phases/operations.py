@@ -109,7 +109,7 @@ def _trace_one_job(stack: Stack, url: str) -> Counter:
     """The commands Redis ran for one job, from its POST to its end, by what they serve."""
     seen: Counter = Counter()
     stop = threading.Event()
-    monitor_client = redis.Redis.from_url(stack.redis_server.url, socket_timeout=0.3)
+    monitor_client = redis.Redis.from_url(stack.redis_server.url, socket_timeout=10)
     lines: list[str] = []
 
     def watch() -> None:
@@ -130,10 +130,12 @@ def _trace_one_job(stack: Stack, url: str) -> Counter:
     while stack.redis.hget(KEYS.job(job_id), "completed_at") is None and time.monotonic() < deadline:
         time.sleep(0.01)
     time.sleep(0.2)
-    stop.set()
-    thread.join(timeout=5)
+    stop.set()  # the watcher ends at the next command it reads (workers beat every second)
+    thread.join(timeout=12)
     monitor_client.close()
-    for line in lines:
+    if not lines:
+        raise RuntimeError("MONITOR saw no command")
+    for line in list(lines):
         words = line.split()
         command = words[0].strip('"').lower()
         keys = " ".join(words[1:3])
@@ -173,6 +175,11 @@ def _throughput(stack: Stack, settings: Settings) -> list[Row]:
         for repetition in range(settings.repeat):
             modes = ("off", "on") if repetition % 2 == 0 else ("on", "off")
             for mode in modes:
+                # A fresh web process each round: a stream whose client left keeps its slot until
+                # its next keep-alive write fails (up to KEEPALIVE_SECONDS), so the next round's
+                # streams would find the process full.
+                stack.stop("web")
+                url = stack.start_web("web")
                 ids = store_jobs(services, stack.redis, count, SMALL)
                 streams = Streams(url, unfinished, STREAMS, seconds=240) if mode == "on" else None
                 if streams is not None and streams.ready.get("ready") != STREAMS:
@@ -313,6 +320,8 @@ def _streams(stack: Stack, settings: Settings) -> list[Row]:
     try:
         unfinished = store_jobs(services, stack.redis, STREAMS + 1, UNFINISHED)
         for _ in range(settings.repeat):
+            stack.stop("web")  # a fresh process each time (see _throughput)
+            url = stack.start_web("web", WEB_CONCURRENCY="1")
             quiet = load(f"{url}/healthz", settings, connections=4)
             streams = Streams(url, unfinished[:STREAMS], STREAMS, seconds=120)
             try:

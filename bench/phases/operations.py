@@ -145,6 +145,8 @@ def _trace_one_job(stack: Stack, url: str) -> Counter:
             seen["gauges (pending/running sets)", command] += 1
         elif KEYS.stats_prefix in keys:
             seen["activity buckets (/queues)", command] += 1
+        elif KEYS.watched_jobs in keys and command != "zscore":
+            seen["stream watch renewals (each open stream, every 15 s; not per job)", command] += 1
         elif KEYS.watched_jobs in keys or (command == "hincrby" and words[-2].strip('"') == "v"):
             seen["events (version, watched set)", command] += 1
         elif KEYS.workers in keys or ":worker:" in keys:

@@ -3,7 +3,7 @@
 Usage: python bench/listing.py [--sizes 10000,100000,1000000] [--requests 200]
 
 Starts its own Redis and the web process on 127.0.0.1; stores the jobs directly with the job
-store's own creation script (pipelined, no worker), then times pages over HTTP: the first page,
+store's own creation script (pipelined, no worker: ``populate.py``), then times pages over HTTP: the first page,
 a page halfway down the list (through a cursor), and a filtered page. Prints medians; nothing is asserted.
 """
 
@@ -16,40 +16,26 @@ import time
 import redis
 import requests
 from _platform import running_platform
+from populate import store_jobs
 
-from app.domain.models import Job, JobStatus
-from app.services.jobs import _encode_cursor  # the cursor format is opaque to clients, not to us
-from app.storage.jobs import JobStore
-from app.storage.keys import Keys
-
-BATCH = 2000
+from app.infra.config import Config
+from app.services.jobs import JobRequest, encode_cursor  # the cursor format is opaque to clients, not to us
+from app.wiring import build_services
 
 
-def _store(client: redis.Redis, start: int, stop: int, now: float) -> None:
-    store = JobStore(client, Keys("fs"))
-    for first in range(start, stop, BATCH):
-        pipe = client.pipeline(transaction=False)
-        for i in range(first, min(first + BATCH, stop)):
-            job = Job(
-                job_id=f"{i:012x}",
-                status=JobStatus.PENDING,
-                algorithm="PrimeChecker" if i % 10 else "Other",
-                params={"number": i + 2},
-                created_at=now - 3600 + i / 1000,
-                expires_at=now + 86400,
-            )
-            store._create(  # the script JobStore.create runs, pipelined for speed
-                keys=[f"fs:job:{job.job_id}"],
-                args=[86400, "fs:jobs:", job.job_id, "", "", "fs:job:", *_fields(job)],
-                client=pipe,
-            )
-        pipe.execute()
-
-
-def _fields(job: Job) -> list[str]:
-    from app.storage.jobs import _encode
-
-    return _encode(job)
+def _store(url: str, client: redis.Redis, start: int, stop: int, now: float) -> None:
+    """Jobs ``start``..``stop``, created a millisecond apart an hour ago; every tenth of algorithm "Other"."""
+    services = build_services(Config(redis_url=url, job_ttl_seconds=86400), client)
+    store_jobs(
+        services,
+        client,
+        stop - start,
+        JobRequest("PrimeChecker", {"number": 97}),
+        vary=lambda i: {
+            "created_at": now - 3600 + (start + i) / 1000,
+            **({} if (start + i) % 10 else {"algorithm": "Other"}),
+        },
+    )
 
 
 def _median_ms(session: requests.Session, url: str, requests_count: int) -> float:
@@ -78,11 +64,11 @@ def main() -> None:
         )
         for size in sizes:
             started = time.monotonic()
-            _store(client, stored, size, now)
+            _store(server.url, client, stored, size, now)
             stored = size
             fill = time.monotonic() - started
             middle = size // 2  # a cursor halfway down the list, as if someone had paged that far
-            deep = _encode_cursor(now - 3600 + middle / 1000, f"{middle:012x}")
+            deep = encode_cursor(now - 3600 + middle / 1000, "f" * 12)
             first = _median_ms(session, f"{url}/jobs?limit=20", args.requests)
             deep_ms = _median_ms(session, f"{url}/jobs?limit=20&cursor={deep}", args.requests)
             filtered = _median_ms(session, f"{url}/jobs?limit=20&algorithm=Other", args.requests)

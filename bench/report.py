@@ -144,3 +144,7 @@ def markdown(rows: Sequence[Row]) -> str:
             f"| {row.name} | {row.unit} | {_spread(row.platform)} | {baseline} | {ratio} | {row.target} | {holds} |"
         )
     return "\n".join(out)
+
+
+def at_least(minimum: float) -> Callable[[Row], bool]:
+    return lambda row: row.platform.median is not None and row.platform.median >= minimum

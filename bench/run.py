@@ -19,11 +19,12 @@ import platform
 import subprocess
 import sys
 import time
+import traceback
 from datetime import datetime, timezone
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from phases import Settings, footprint, job_control, latency, primes, web, webhooks, workers
+from phases import Settings, cold, footprint, job_control, latency, operations, primes, web, webhooks, workers
 from report import markdown, table
 from stack import ROOT, Stack
 
@@ -34,7 +35,9 @@ PHASES = {
     "webhooks": webhooks.run,
     "job-control": job_control.run,
     "footprint": footprint.run,
+    "cold-start": cold.run,
     "primes": primes.run,
+    "operations": operations.run,
 }
 
 
@@ -82,6 +85,7 @@ def main() -> None:
     started = time.monotonic()
     stack = Stack()
     rows = []
+    failed: list[str] = []
     try:
         facts = machine(stack)
         print(
@@ -91,7 +95,11 @@ def main() -> None:
         )
         for name in chosen:
             phase_started = time.monotonic()
-            rows += PHASES[name](stack, settings)
+            try:
+                rows += PHASES[name](stack, settings)
+            except Exception:  # the other phases' figures still count: say what failed, go on
+                failed.append(name)
+                traceback.print_exc()
             print(f"  {name}: {time.monotonic() - phase_started:.0f} s", flush=True)
     finally:
         stack.close()
@@ -107,11 +115,15 @@ def main() -> None:
         "seconds": round(time.monotonic() - started, 1),
         "machine": facts,
         "rows": [row.as_json() for row in rows],
+        "failed_phases": failed,
     }
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(result, indent=2))
     failing = [row.name for row in rows if row.holds is False]
     print(f"\n{len(rows)} figures in {result['seconds']:.0f} s; targets missed: {len(failing)}; JSON: {args.json}")
+    if failed:
+        print(f"phases that failed (traceback above): {', '.join(failed)}")
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -167,3 +167,54 @@ def drain_rate(client: redis.Redis, messages: str, total: int, timeout: float) -
         if time.monotonic() > deadline:
             raise TimeoutError(f"{left} of {total} messages still in {messages} after {timeout} s")
         time.sleep(0.001)
+
+
+def pss_mb(processes: list[psutil.Process]) -> float:
+    """Proportional set size of these processes, from ``/proc/<pid>/smaps_rollup``: shared pages
+    counted once across them, split between the processes that share them."""
+    total_kb = 0
+    for process in processes:
+        try:
+            with open(f"/proc/{process.pid}/smaps_rollup") as rollup:
+                total_kb += next(int(line.split()[1]) for line in rollup if line.startswith("Pss:"))
+        except (FileNotFoundError, ProcessLookupError, PermissionError, StopIteration):
+            continue
+    return total_kb / 1024
+
+
+def wait_jobs_done(client: redis.Redis, timeout: float) -> None:
+    """Until no job is pending or running (the gauges' sets, which the job scripts keep)."""
+    deadline = time.monotonic() + timeout
+    while client.zcard(KEYS.pending_jobs) + client.zcard(KEYS.running_jobs):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"jobs still pending or running after {timeout} s")
+        time.sleep(0.02)
+
+
+def job_rate(client: redis.Redis, ids: list[str]) -> float:
+    """Jobs per second from the jobs' own times: all of them, over the first one's ``started_at`` to
+    the last one's ``completed_at`` (the workers' start-up is left out)."""
+    pipe = client.pipeline(transaction=False)
+    for job_id in ids:
+        pipe.hmget(KEYS.job(job_id), "started_at", "completed_at")
+    times = pipe.execute()
+    if any(completed is None for _, completed in times):
+        raise RuntimeError("a job has not completed")
+    first = min(float(started) for started, _ in times)
+    last = max(float(completed) for _, completed in times)
+    return len(ids) / (last - first)
+
+
+def commandstats(client: redis.Redis) -> dict[str, tuple[int, float]]:
+    """Redis's count of calls and microseconds per command (commands run by scripts included)."""
+    return {name.removeprefix("cmdstat_"): (v["calls"], v["usec"]) for name, v in client.info("commandstats").items()}
+
+
+def commandstats_delta(
+    before: dict[str, tuple[int, float]], after: dict[str, tuple[int, float]]
+) -> dict[str, tuple[int, float]]:
+    return {
+        name: (calls - before.get(name, (0, 0))[0], usec - before.get(name, (0, 0))[1])
+        for name, (calls, usec) in after.items()
+        if calls != before.get(name, (0, 0))[0]
+    }

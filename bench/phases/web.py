@@ -32,7 +32,13 @@ def run(stack: Stack, settings: Settings) -> list[Row]:
         stored = settings.pick(STORED_JOBS, 50)
         platform_paths, bare_paths = _paths(platform, stored), _paths(bare, stored)
         body = json.dumps(JOB)
-        create = Row("POST /jobs", "req/s", "bare Flask: HSET + LPUSH", target="≥ 0.7×", check=ratio_at_least(0.7))
+        create = Row(
+            "POST /jobs (no consumer running)",
+            "req/s",
+            "bare Flask: HSET + LPUSH",
+            target="≥ 0.8×",
+            check=ratio_at_least(0.8),
+        )
         create_p50 = Row("POST /jobs latency p50, 32 connections", "ms", "bare Flask: HSET + LPUSH")
         read = Row("GET /jobs/{id}", "req/s", "bare Flask: HGETALL", target="≥ 0.7×", check=ratio_at_least(0.7))
         invoke = Row(

@@ -70,9 +70,7 @@ def config(redis_client: redis.Redis, redis_server: EmbeddedRedis) -> Config:
 def services(config: Config) -> Iterator[Services]:
     services = build_services(config)
     yield services
-    services.metrics.close()  # nothing of this test may reach the next one's Redis
-    services.waiter.close()
-    services.events.close_all()
+    _close(services)
 
 
 @pytest.fixture
@@ -85,21 +83,33 @@ def client(app: Flask) -> FlaskClient:
     return app.test_client()
 
 
+def _close(services: Services) -> None:
+    """Stop what a test's services run in the background (metrics flusher, waiters, event listener):
+    nothing of one test may reach, or keep retrying, a Redis that is gone with it."""
+    services.metrics.close()
+    services.waiter.close()
+    services.events.close_all()
+
+
 @pytest.fixture
-def make_client(config: Config) -> Iterator[Callable[..., FlaskClient]]:
-    """Builds a client of an app whose config differs from ``config`` by the given fields."""
+def make_app() -> Iterator[Callable[[Config], Flask]]:
+    """Builds an app of its own from ``config`` (e.g. on a Redis the test stops); closed afterwards."""
     made: list[Services] = []
 
-    def make(**changes: object) -> FlaskClient:
-        services = build_services(dataclasses.replace(config, **changes))
+    def make(config: Config) -> Flask:
+        services = build_services(config)
         made.append(services)
-        return create_app(services.config, services).test_client()
+        return create_app(config, services)
 
     yield make
     for services in made:
-        services.metrics.close()
-        services.waiter.close()
-    services.events.close_all()
+        _close(services)
+
+
+@pytest.fixture
+def make_client(config: Config, make_app: Callable[[Config], Flask]) -> Callable[..., FlaskClient]:
+    """Builds a client of an app whose config differs from ``config`` by the given fields."""
+    return lambda **changes: make_app(dataclasses.replace(config, **changes)).test_client()
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ from collections.abc import Iterator
 import pytest
 from flask.testing import FlaskClient
 
-from app import create_app
 from app.infra.config import Config
 from app.infra.embedded_redis import EmbeddedRedis
 from app.routes import EXTENSION_KEY
@@ -38,8 +37,8 @@ def killable_redis() -> Iterator[EmbeddedRedis]:
     server.close()
 
 
-def test_redis_down_gives_503_then_recovers_without_restart(killable_redis: EmbeddedRedis) -> None:
-    client = create_app(Config(redis_url=killable_redis.url, redis_timeout_seconds=1.0)).test_client()
+def test_redis_down_gives_503_then_recovers_without_restart(killable_redis: EmbeddedRedis, make_app) -> None:
+    client = make_app(Config(redis_url=killable_redis.url, redis_timeout_seconds=1.0)).test_client()
     job = {"algorithm": "PrimeChecker", "params": {"number": 7}}
     job_id = client.post("/jobs", json=job).get_json()["job_id"]
 
@@ -62,8 +61,8 @@ def test_redis_down_gives_503_then_recovers_without_restart(killable_redis: Embe
     client.application.extensions[EXTENSION_KEY].metrics.flush()  # counted while Redis was away, kept
 
 
-def test_a_redis_that_stops_answering_gives_503_within_5_seconds(killable_redis: EmbeddedRedis) -> None:
-    client = create_app(Config(redis_url=killable_redis.url)).test_client()  # default timeouts
+def test_a_redis_that_stops_answering_gives_503_within_5_seconds(killable_redis: EmbeddedRedis, make_app) -> None:
+    client = make_app(Config(redis_url=killable_redis.url)).test_client()  # default timeouts
     job = {"algorithm": "PrimeChecker", "params": {"number": 7}}
     job_id = client.post("/jobs", json=job).get_json()["job_id"]
     killable_redis.process.send_signal(signal.SIGSTOP)  # alive, connected, silent: a network partition

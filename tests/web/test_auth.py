@@ -128,13 +128,12 @@ def test_the_cli_creates_lists_and_revokes_keys(redis_server, redis_client: redi
     assert not redis_client.exists("fs:api-keys:required")
 
 
-def test_when_redis_cannot_say_whether_keys_are_required_the_api_stays_closed() -> None:
-    from app import create_app
+def test_when_redis_cannot_say_whether_keys_are_required_the_api_stays_closed(make_app) -> None:
     from app.infra.config import Config
     from app.infra.embedded_redis import EmbeddedRedis
 
     server = EmbeddedRedis().start()
-    client = create_app(Config(redis_url=server.url)).test_client()
+    client = make_app(Config(redis_url=server.url)).test_client()
     server.close()
     response = client.post("/invoke", json={"number": 7})
     assert (response.status_code, response.get_json()["error"]) == (503, "SERVICE_UNAVAILABLE")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 from flask.testing import FlaskClient
 
-from app import create_app
 from app.infra.config import Config
 from app.infra.embedded_redis import EmbeddedRedis
 
@@ -69,9 +68,9 @@ def test_the_limit_is_shared_by_every_web_process(make_client) -> None:
     assert statuses == [200, 200, 200, 429]
 
 
-def test_with_redis_down_requests_are_let_through() -> None:
+def test_with_redis_down_requests_are_let_through(make_app) -> None:
     server = EmbeddedRedis().start()
-    app = create_app(Config(redis_url=server.url, rate_limit="1/minute"))
+    app = make_app(Config(redis_url=server.url, rate_limit="1/minute"))
     client = app.test_client()
     assert client.post("/invoke", json={"number": 7}).status_code == 200
     server.close()

@@ -122,8 +122,8 @@ class _Processes:
 
 def _can_run_jobs(api_url: str, redis_url: str, namespace: str) -> bool:
     """The API answers ready, and a job worker is registered: a job submitted now would run."""
+    import httpx
     import redis
-    import requests
 
     from app.storage.keys import Keys
     from app.storage.workers import WorkerRegistry
@@ -132,7 +132,7 @@ def _can_run_jobs(api_url: str, redis_url: str, namespace: str) -> bool:
         registry = WorkerRegistry(redis.Redis.from_url(redis_url, socket_timeout=2), Keys(namespace))
         if not any(worker["role"] == "jobs" for worker in registry.alive(ttl_ms=60_000)):
             return False
-        return requests.get(f"{api_url}/readyz", timeout=2).status_code == 200
+        return httpx.get(f"{api_url}/readyz", timeout=2).status_code == 200
     except Exception:  # not up yet, whatever the way it fails
         return False
 

@@ -92,18 +92,23 @@ def _close(services: Services) -> None:
 
 
 @pytest.fixture
-def make_app() -> Iterator[Callable[[Config], Flask]]:
-    """Builds an app of its own from ``config`` (e.g. on a Redis the test stops); closed afterwards."""
+def make_services() -> Iterator[Callable[[Config], Services]]:
+    """Builds services of their own from ``config`` (e.g. on a Redis the test stops); closed afterwards."""
     made: list[Services] = []
 
-    def make(config: Config) -> Flask:
-        services = build_services(config)
-        made.append(services)
-        return create_app(config, services)
+    def make(config: Config) -> Services:
+        made.append(build_services(config))
+        return made[-1]
 
     yield make
     for services in made:
         _close(services)
+
+
+@pytest.fixture
+def make_app(make_services: Callable[[Config], Services]) -> Callable[[Config], Flask]:
+    """Builds an app of its own from ``config``; its services are closed afterwards."""
+    return lambda config: create_app(config, make_services(config))
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ from app.infra.embedded_redis import EmbeddedRedis
 from app.services.execution import run_algorithm
 from app.services.messages import JOBS_QUEUE, RUN_JOB_ACTOR
 from app.storage.queue import Receipt
-from app.wiring import Services, build_services
+from app.wiring import Services
 from workers.process import build_broker, start_worker
 
 
@@ -186,13 +186,15 @@ def test_a_delivery_whose_lease_ran_out_does_not_take_the_job_over(services: Ser
     assert job is not None and job.status is JobStatus.RUNNING and job.attempts == 1
 
 
-def test_a_job_and_its_message_are_stored_together_or_not_at_all_when_redis_is_killed(config: Config) -> None:
+def test_a_job_and_its_message_are_stored_together_or_not_at_all_when_redis_is_killed(
+    config: Config, make_services
+) -> None:
     """Creating a job is one script: Redis SIGKILLed while submissions are in flight leaves no job
     without its message and no message without its job (a request cut off may or may not have
     made its job; the answer it got was 503, and Idempotency-Key makes retrying it safe)."""
     server = EmbeddedRedis(persistent=True).start()
     config = dataclasses.replace(config, redis_url=server.url, redis_timeout_seconds=0.5)
-    services = build_services(config)
+    services = make_services(config)
     client = create_app(config, services).test_client()
     accepted: list[str] = []
     refused: list[int] = []

@@ -19,7 +19,7 @@ from app.routes import EXTENSION_KEY
 from app.services.messages import WEBHOOKS_QUEUE
 from app.storage.keys import Keys
 from app.storage.queue import QueueStore
-from app.wiring import Services, build_services
+from app.wiring import Services
 from workers.process import start_worker
 
 pytestmark = pytest.mark.usefixtures("worker")  # jobs run, so that their webhooks are due
@@ -196,10 +196,12 @@ def test_an_attempt_held_by_a_worker_that_died_is_made_when_its_lease_runs_out(
     assert len(webhook_receiver.received) == 1
 
 
-def test_an_attempt_due_while_redis_restarts_happens_afterwards_once(config: Config, webhook_receiver) -> None:
+def test_an_attempt_due_while_redis_restarts_happens_afterwards_once(
+    config: Config, webhook_receiver, make_services
+) -> None:
     server = EmbeddedRedis(persistent=True).start()
     config = dataclasses.replace(config, redis_url=server.url, webhook_retry_delays=(1.0, 1.0, 1.0))
-    services = build_services(config)
+    services = make_services(config)
     client = create_app(config, services).test_client()
     worker = start_worker(config, threads=2)
     webhooks = _webhook_worker(config)
@@ -291,9 +293,9 @@ def test_retries_waiting_are_counted(config: Config, make_client, webhook_receiv
         _stop(webhooks)
 
 
-def test_the_generated_secret_is_shared_by_every_process(config: Config) -> None:
-    first, second = build_services(config), build_services(config)
+def test_the_generated_secret_is_shared_by_every_process(config: Config, make_services) -> None:
+    first, second = make_services(config), make_services(config)
     assert first.webhooks.secret() == second.webhooks.secret()
     assert first.webhooks.secret().startswith("whsec_")
     configured = "whsec_" + "A" * 43 + "="
-    assert build_services(dataclasses.replace(config, webhook_secret=configured)).webhooks.secret() == configured
+    assert make_services(dataclasses.replace(config, webhook_secret=configured)).webhooks.secret() == configured

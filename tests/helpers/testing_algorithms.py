@@ -44,20 +44,12 @@ class Sleeping(Algorithm):
 
 
 @register
-class Napping(Algorithm):
+class Napping(Sleeping):
     """Sleeping under a name of its own: a test that counts completions by algorithm
     (``jobs_completed_total{algorithm=...}``) counts only its own jobs, whatever ran before it."""
 
     name = "Napping"
-    version = "0.0.1"
-    example = {"seconds": 0.01}
-
-    class Params(Schema):
-        seconds = fields.Float(required=True)
-
-    def run(self, params: dict[str, Any]) -> dict[str, Any]:
-        time.sleep(params["seconds"])
-        return {"slept": params["seconds"]}
+    version, example, Params = Sleeping.version, Sleeping.example, Sleeping.Params
 
 
 @register

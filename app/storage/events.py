@@ -12,16 +12,14 @@ to unwatch: a lapsed entry is dropped by the next ``watch`` of any job.
 
 from __future__ import annotations
 
-import logging
 import threading
 from collections.abc import Callable
 
 import redis
 
 from app.storage.keys import Keys
-from app.storage.redis import OUTAGE, UNAVAILABLE, translate_errors, url_of
-
-log = logging.getLogger(__name__)
+from app.storage.notifications import listen
+from app.storage.redis import translate_errors
 
 #: Lua (needs ``q_now`` from ``QUEUE_LUA``): ``e_changed(state_key, id, watched, channel)`` bumps the
 #: job's version and announces it if watched; returns the new version.
@@ -61,23 +59,4 @@ class JobEventsChannel:
         Announcements made while not subscribed are lost: ``on_gap`` is called each time the
         subscription is (again) confirmed, so that streams look again for themselves.
         """
-        while not stop.is_set():
-            pubsub = self._client.pubsub()
-            try:
-                pubsub.subscribe(self.channel)
-                while not stop.is_set():
-                    message = pubsub.get_message(timeout=0.5)
-                    if message is None:
-                        continue
-                    if message["type"] == "subscribe":
-                        on_gap()
-                    elif message["type"] == "message":
-                        on_change(message["data"].decode())
-            except UNAVAILABLE as exc:
-                OUTAGE.failed(exc, url_of(self._client))
-                stop.wait(0.5)
-            except Exception:
-                log.exception("job event announcements failed; listening again")
-                stop.wait(0.5)
-            finally:
-                pubsub.close()
+        listen(self._client, self.channel, on_change, on_gap, stop, "job event announcements")

@@ -25,23 +25,37 @@ class FinishedJobsChannel:
         Announcements made while not subscribed are lost: ``on_gap`` is called each time the
         subscription is (again) confirmed, so that listeners look again for themselves.
         """
-        while not stop.is_set():
-            pubsub = self._client.pubsub()
-            try:
-                pubsub.subscribe(self._channel)
-                while not stop.is_set():
-                    message = pubsub.get_message(timeout=0.5)
-                    if message is None:
-                        continue
-                    if message["type"] == "subscribe":
-                        on_gap()
-                    elif message["type"] == "message":
-                        on_finished(message["data"].decode())
-            except UNAVAILABLE as exc:
-                OUTAGE.failed(exc, url_of(self._client))
-                stop.wait(0.5)
-            except Exception:
-                log.exception("job announcements failed; listening again")
-                stop.wait(0.5)
-            finally:
-                pubsub.close()
+        listen(self._client, self._channel, on_finished, on_gap, stop, "job announcements")
+
+
+def listen(
+    client: redis.Redis,
+    channel: str,
+    on_message: Callable[[str], None],
+    on_gap: Callable[[], None],
+    stop: threading.Event,
+    what: str,
+) -> None:
+    """Call ``on_message(data)`` for each message on ``channel`` until ``stop`` is set, subscribing
+    again after any failure (``on_gap`` each time the subscription is confirmed: what was published
+    meanwhile is lost); ``what`` names the messages in the log."""
+    while not stop.is_set():
+        pubsub = client.pubsub()
+        try:
+            pubsub.subscribe(channel)
+            while not stop.is_set():
+                message = pubsub.get_message(timeout=0.5)
+                if message is None:
+                    continue
+                if message["type"] == "subscribe":
+                    on_gap()
+                elif message["type"] == "message":
+                    on_message(message["data"].decode())
+        except UNAVAILABLE as exc:
+            OUTAGE.failed(exc, url_of(client))
+            stop.wait(0.5)
+        except Exception:
+            log.exception("%s failed; listening again", what)
+            stop.wait(0.5)
+        finally:
+            pubsub.close()

@@ -46,14 +46,16 @@ def test_the_quick_run_measures_every_figure_beside_its_baseline(tmp_path: Path)
         "factorisation",
     ):
         assert any(name.startswith(prefix) for name in rows), prefix
-    for row in rows.values():
-        assert row["platform"]["median"] is not None and row["platform"]["median"] >= 0, row
+    for name, row in rows.items():
+        # A memory growth over a quick run's few hundred jobs is within the allocator's noise: it may be < 0.
+        least = float("-inf") if "growth" in name else 0
+        assert row["platform"]["median"] is not None and row["platform"]["median"] >= least, row
         baseline = row["baseline"]
         if baseline is None:
             continue
-        assert baseline["median"] is not None and baseline["median"] >= 0, row
+        assert baseline["median"] is not None and baseline["median"] >= least, row
         # An idle baseline can measure exactly zero (CPU ticks); a ratio to zero means nothing.
-        if baseline["median"] > 0:
+        if baseline["median"]:
             assert row["ratio"] == pytest.approx(row["platform"]["median"] / baseline["median"]), row
         else:
             assert row["ratio"] is None, row

@@ -24,6 +24,7 @@ from app.services.messages import (
     JOBS_QUEUE,
     RUN_JOB_ACTOR,
     WEBHOOKS_QUEUE,
+    is_quick_message,
 )
 from app.services.running import Requeue, Runner
 from app.services.webhooks import Delivery
@@ -70,7 +71,7 @@ def declare_job_actor(
     """
     # Dramatiq's TimeLimit is only a backstop: the runner enforces each job's own limit, native code too.
     time_limit_ms = int((services.config.job_timeout_max_seconds + 60) * 1000)
-    admission = Admission(executor)
+    admission = Admission(executor, on_admitted=broker.limit_changed)
     broker.limit_fetching(admission.room)
 
     def stopping() -> bool:
@@ -82,14 +83,16 @@ def declare_job_actor(
     def run_job(job_id: str) -> None:
         message: LeasedMessage = CurrentMessage.get_current_message()
         receipt = broker.receipt(message)
-        reservation = executor.try_reserve(stopping)
+        # A job its message calls quick runs in this thread: no process to hold, no question to ask.
+        quick = is_quick_message(message)
+        reservation = None if quick else executor.try_reserve(stopping)
         try:
             # With none free, one round trip tells whether it may run in this thread.
-            if reservation is None and patiently(services.runs.needs_process, job_id, give_up=give_up):
+            if reservation is None and not quick and patiently(services.runs.needs_process, job_id, give_up=give_up):
                 admission.turn_away()
                 broker.give_back(message)  # still pending, first in line: for the first worker with a process free
                 return
-            with admission.admitted():
+            with admission.admitted(quick=quick):
                 _run(job_id, message, receipt, reservation or executor)
         except StorageUnavailable:
             log.warning("job %s: Redis is not answering; it runs again when its lease runs out", job_id)

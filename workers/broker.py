@@ -195,6 +195,10 @@ class QueueConsumer(dramatiq.Consumer):
             self._held.pop(message.message_id, None)
         self._room.set()
 
+    def room_made(self) -> None:
+        """Look again at once if waiting for room (``QueueBroker.limit_changed``)."""
+        self._room.set()
+
     def ack(self, message: LeasedMessage) -> None:
         try:
             if not message.settled:
@@ -230,6 +234,7 @@ class QueueConsumer(dramatiq.Consumer):
     def close(self) -> None:
         self._closed.set()
         self.broker.wakeups.unregister(self.queue_name, self._wakeup)
+        self.broker.forget_consumer(self)
 
 
 class QueueBroker(dramatiq.Broker):
@@ -245,6 +250,8 @@ class QueueBroker(dramatiq.Broker):
         self.stopping = threading.Event()
         #: How many more messages a consumer holding so many may fetch now (``limit_fetching``).
         self.fetch_limit: Callable[[int], int] | None = None
+        self._consumers: set[QueueConsumer] = set()
+        self._consumers_lock = threading.Lock()
         self.add_middleware(StopFetching())
 
     @property
@@ -256,11 +263,26 @@ class QueueBroker(dramatiq.Broker):
 
     def limit_fetching(self, limit: Callable[[int], int]) -> None:
         """Fetch, beyond the prefetch, no more than ``limit(held)`` messages at a time (the consumer
-        asks before each fetch, and again whenever it acknowledges a message)."""
+        asks before each fetch, and again whenever it acknowledges a message or ``limit_changed``
+        is called)."""
         self.fetch_limit = limit
 
+    def limit_changed(self) -> None:
+        """The fetch limit may allow more now: consumers waiting for room look again."""
+        with self._consumers_lock:
+            consumers = list(self._consumers)
+        for consumer in consumers:
+            consumer.room_made()
+
     def consume(self, queue_name: str, prefetch: int = 1, timeout: int = 1000) -> QueueConsumer:
-        return QueueConsumer(self, queue_name, prefetch, timeout)
+        consumer = QueueConsumer(self, queue_name, prefetch, timeout)
+        with self._consumers_lock:
+            self._consumers.add(consumer)
+        return consumer
+
+    def forget_consumer(self, consumer: QueueConsumer) -> None:
+        with self._consumers_lock:
+            self._consumers.discard(consumer)
 
     def declare_queue(self, queue_name: str) -> None:
         """Declare a queue (idempotent). There are no delay queues: a delay is a due time in the same queue."""

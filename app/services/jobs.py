@@ -16,6 +16,7 @@ from typing import Any
 
 import algorithms
 from app.domain.errors import (
+    AlgorithmNotFound,
     Forbidden,
     IdempotencyKeyReused,
     InvalidRequest,
@@ -29,6 +30,7 @@ from app.infra.metrics import JOBS_CREATED
 from app.infra.shared_metrics import SharedMetrics
 from app.services.catalog import Catalog
 from app.services.events import Event, EventHub, job_events
+from app.services.execution import is_quick
 from app.services.messages import JOBS_QUEUE, run_job_message, webhook_message
 from app.services.waiting import Waiter
 from app.services.webhooks import WebhookService, new_webhook_id
@@ -192,7 +194,7 @@ class JobService:
         nothing. Errors name fields under ``path`` (``jobs[3].`` in a batch). ``fingerprint``: what
         makes it the same request, for an Idempotency-Key (a batch has one for all its jobs)."""
         algorithm = self._catalog.get(request.algorithm)
-        self._catalog.load_params(algorithm, request.params, f"{path}params")
+        params = self._catalog.load_params(algorithm, request.params, f"{path}params")
         timeout = self._timeout(request.timeout, algorithm.default_timeout, path)
         if request.webhook is not None:
             self._webhooks.check_url(request.webhook, f"{path}webhook")
@@ -222,7 +224,7 @@ class JobService:
             batch_id=batch_id,
         )
         digest = _fingerprint(request, algorithm.name, timeout, retry, priority) if fingerprint else ""
-        message = run_job_message(job.job_id, priority, delay_ms)
+        message = run_job_message(job.job_id, priority, delay_ms, quick=is_quick(algorithm, params))
         return PreparedJob(job, message, math.ceil(wait + self._limits.ttl_seconds), due_ms, digest)
 
     def _due(self, request: JobRequest, now: float, path: str) -> tuple[int, int, float]:
@@ -320,7 +322,7 @@ class JobService:
         answer = self._store.retry(
             job_id,
             owner or "",
-            run_job_message(job_id, job.priority),
+            run_job_message(job_id, job.priority, quick=self._is_quick(job)),
             new_webhook_id(),
             self._limits.ttl_seconds,
         )
@@ -329,6 +331,14 @@ class JobService:
         if answer != "ok":
             raise JobNotRetryable(job_id, answer)
         return self._store.get(job_id)
+
+    def _is_quick(self, job: Job) -> bool:
+        """Whether a stored job is quick to run (False when its algorithm or params no longer load)."""
+        try:
+            algorithm = self._catalog.get(job.algorithm)
+            return is_quick(algorithm, self._catalog.load_params(algorithm, job.params))
+        except (AlgorithmNotFound, InvalidRequest):
+            return False
 
     def _timeout(self, asked: float | None, algorithm_default: float | None, path: str = "") -> float:
         if asked is None:  # a default never exceeds the configured maximum

@@ -16,6 +16,7 @@ __all__ = [
     "JOBS_QUEUE",
     "RUN_JOB_ACTOR",
     "WEBHOOKS_QUEUE",
+    "is_quick_message",
     "run_job_message",
     "webhook_message",
 ]
@@ -27,18 +28,31 @@ DELIVER_WEBHOOK_ACTOR = "deliver_webhook"
 DELIVER_BATCH_WEBHOOK_ACTOR = "deliver_batch_webhook"
 
 
-def _encode(queue: str, actor: str, args: tuple, message_id: str, priority: int) -> bytes:
-    options = {} if priority == DEFAULT_PRIORITY else {"priority": priority}
+#: Option of a job's run message: the job is quick (``Algorithm.is_quick`` at submission), so a
+#: worker runs it in its thread and takes it without a free algorithm process (``workers.admission``).
+QUICK_OPTION = "quick"
+
+
+def _encode(queue: str, actor: str, args: tuple, message_id: str, priority: int, quick: bool = False) -> bytes:
+    options: dict[str, object] = {} if priority == DEFAULT_PRIORITY else {"priority": priority}
+    if quick:
+        options[QUICK_OPTION] = True
     return dramatiq.Message(
         queue_name=queue, actor_name=actor, args=args, kwargs={}, options=options, message_id=message_id
     ).encode()
 
 
-def run_job_message(job_id: str, priority: int = DEFAULT_PRIORITY, delay_ms: int = 0) -> QueuedMessage:
+def run_job_message(
+    job_id: str, priority: int = DEFAULT_PRIORITY, delay_ms: int = 0, quick: bool = False
+) -> QueuedMessage:
     """The message that runs a job. Its id is the job's: a job has one run message at a time."""
-    return QueuedMessage(
-        JOBS_QUEUE, job_id, _encode(JOBS_QUEUE, RUN_JOB_ACTOR, (job_id,), job_id, priority), priority, delay_ms
-    )
+    data = _encode(JOBS_QUEUE, RUN_JOB_ACTOR, (job_id,), job_id, priority, quick)
+    return QueuedMessage(JOBS_QUEUE, job_id, data, priority, delay_ms)
+
+
+def is_quick_message(message: dramatiq.Message) -> bool:
+    """Whether a job's run message says the job is quick (``run_job_message(quick=True)``)."""
+    return bool(message.options.get(QUICK_OPTION))
 
 
 def webhook_message(job_id: str, series: int) -> QueuedMessage:

@@ -6,7 +6,7 @@ import contextlib
 
 import pytest
 
-from workers.admission import Admission
+from workers.admission import UNLIMITED, Admission
 
 
 class _Pool:
@@ -52,3 +52,30 @@ def test_a_job_turned_away_stops_the_looks_until_a_process_is_freed() -> None:
     assert admission.room(held=0) == 0
     pool.freed_count += 1  # a job ended and gave its process back
     assert admission.room(held=0) == 1
+
+
+def test_while_the_jobs_taken_are_quick_the_prefetch_alone_bounds_the_room() -> None:
+    pool = _Pool(free=0)
+    admission = Admission(pool)  # type: ignore[arg-type]
+    with admission.admitted(quick=True):
+        pass
+    assert admission.room(held=5) == UNLIMITED  # a run of quick jobs: every thread may have one
+    with admission.admitted(quick=False):  # a job that holds a process ends the run
+        pass
+    assert admission.room(held=0) == 1
+
+
+def test_a_job_turned_away_ends_a_run_of_quick_jobs() -> None:
+    pool = _Pool(free=0)
+    admission = Admission(pool)  # type: ignore[arg-type]
+    with admission.admitted(quick=True):
+        pass
+    admission.turn_away()
+    assert admission.room(held=0) == 0
+
+
+def test_deciding_a_job_tells_the_consumer_to_look_again() -> None:
+    looks: list[int] = []
+    admission = Admission(_Pool(free=1), on_admitted=lambda: looks.append(1))  # type: ignore[arg-type]
+    with admission.admitted():
+        assert looks == [1]

@@ -139,6 +139,22 @@ def test_a_quick_job_runs_at_once_in_a_thread_while_the_process_is_busy(client: 
     assert _job(client, blocker)["status"] == "running"  # it still holds the only process
 
 
+@pytest.mark.usefixtures("worker")
+def test_after_a_run_of_quick_jobs_jobs_needing_a_process_still_wait_in_the_queue(
+    client: FlaskClient, services: Services, gate: Path
+) -> None:
+    # Quick jobs (their messages say so) let the worker take as many as its threads: a run of them
+    # ends at the first job that needs a process, and those beyond its one process go back, pending.
+    quick = [_submit(client, "PrimeChecker", {"number": 1000 + n}) for n in range(20)]
+    assert {_finished(client, job_id)["status"] for job_id in quick} == {"completed"}
+    gated = [_submit(client, "Gated", {"gate": str(gate)}) for _ in range(3)]
+    wait_until(lambda: _in_queue(services, ready=2, leased=1), message="one gated job running, two in the queue")
+    assert sorted(_job(client, j)["status"] for j in gated) == ["pending", "pending", "running"]
+    assert sum(_job(client, j)["attempts"] for j in gated) == 1
+    gate.touch()
+    assert [(_finished(client, j)["status"], _finished(client, j)["attempts"]) for j in gated] == [("completed", 1)] * 3
+
+
 def test_a_job_cancelled_while_it_waits_for_a_process_is_cancelled_and_never_started(
     client: FlaskClient, services: Services, config: Config, worker: dramatiq.Worker, gate: Path
 ) -> None:

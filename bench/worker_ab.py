@@ -39,7 +39,9 @@ POLL_SECONDS = 0.2  # a bench's pace for "are they all done yet": cheap beside t
 
 
 def _environment(redis_url: str, port: int, prefetch: int) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("REDIS_", "WORKER_", "WEBHOOK_")) or k == "WORKER_ALGORITHM_PROCESSES"}
+    # The caller's own settings of the platform are left out, except how many algorithm processes.
+    kept = ("WORKER_ALGORITHM_PROCESSES",)
+    env = {k: v for k, v in os.environ.items() if k in kept or not k.startswith(("REDIS_", "WORKER_", "WEBHOOK_"))}
     env.update(
         REDIS_URL=redis_url,
         PORT=str(port),

@@ -163,19 +163,42 @@ class Sentinels:
         current = self.master()
         return next(node for node in self.data if node is not current)
 
-    def replication_lag(self) -> float:
-        """Seconds a write to the master takes to show on the replica (one probe, on a key of its own)."""
-        replica_node = self.replica()
-        token, master, replica = str(time.monotonic()), self.master().client(), replica_node.client()
-        master.set("sentinels-test:lag-probe", token)
-        began = time.monotonic()
-        wait_until(
-            lambda: replica.get("sentinels-test:lag-probe") == token.encode(),
-            timeout=30,
-            interval=0.001,
-            message=f"the probe to reach {replica_node.name}",
-        )
-        return time.monotonic() - began
+    def replication_lag(self, attempts: int = 3, wait_seconds: float = 20.0) -> float:
+        """Seconds a write to the master takes to show on the replica (a probe on a key of its own).
+
+        A probe that does not show within ``wait_seconds`` is written again, to whichever node the
+        sentinels name master then: on a loaded machine they may fail over on their own (a master
+        silent for DOWN_AFTER_MS), and a probe written to a master just demoted never reaches the
+        node promoted. After ``attempts`` probes the test fails, with what each node said.
+        """
+        for _ in range(attempts):
+            replica_node, master_node = self.replica(), self.master()
+            token, replica = str(time.monotonic()), replica_node.client()
+            master_node.client().set("sentinels-test:lag-probe", token)
+            began = time.monotonic()
+            while time.monotonic() - began < wait_seconds:
+                with contextlib.suppress(redis.RedisError):
+                    if replica.get("sentinels-test:lag-probe") == token.encode():
+                        return time.monotonic() - began
+                time.sleep(0.001)
+        raise AssertionError(f"no probe reached the replica in {attempts} tries: {self.describe()}")
+
+    def describe(self) -> str:
+        """What each data node says of its replication, and whom each sentinel names master."""
+        said = []
+        for node in self.data:
+            try:
+                info = node.client().info("replication")
+                role, link, offset = (info.get(k) for k in ("role", "master_link_status", "master_repl_offset"))
+                said.append(f"{node.name} (port {node.public_port}): {role}, link {link}, offset {offset}")
+            except redis.RedisError as exc:
+                said.append(f"{node.name}: {exc}")
+        for sentinel in self.sentinels:
+            try:
+                said.append(f"{sentinel.name} names {sentinel.client().sentinel_get_master_addr_by_name(MASTER_NAME)}")
+            except redis.RedisError as exc:
+                said.append(f"{sentinel.name}: {exc}")
+        return "; ".join(said)
 
     def kill_master(self) -> Node:
         """The master's host dies: its relay (with what it held back) and its process (SIGKILL); returns it."""

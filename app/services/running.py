@@ -199,7 +199,7 @@ class RunService:
             outcome.status,
             now,
             receipt,
-            webhook_message(job.job_id, 1),
+            webhook_message(job.job_id, 1) if job.webhook is not None else None,
             result=outcome.result,
             error=outcome.error,
             error_details=outcome.error_details,

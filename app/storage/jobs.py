@@ -216,7 +216,7 @@ class JobStore:
         status: JobStatus,
         now: float,
         receipt: Receipt,
-        webhook: QueuedMessage,
+        webhook: QueuedMessage | None,
         result: dict[str, Any] | None = None,
         error: str | None = None,
         error_details: str | None = None,
@@ -226,9 +226,9 @@ class JobStore:
         attempt: Attempt | None = None,
     ) -> bool:
         """Record the outcome of this attempt of a running job, in one step with its run message:
-        final (message acknowledged, ``webhook`` queued), or with ``retry_in_ms``, scheduled again
-        (``attempt`` kept in its history, message due then, the job kept ``ttl_seconds`` beyond).
-        False when the job had moved on (nothing recorded)."""
+        final (message acknowledged, ``webhook`` queued: None for a job without one), or with
+        ``retry_in_ms``, scheduled again (``attempt`` kept in its history, message due then, the job
+        kept ``ttl_seconds`` beyond). False when the job had moved on (nothing recorded)."""
         if error is None:
             output: dict[str, Any] = {"result": result, "metadata": metadata}
         else:
@@ -242,8 +242,8 @@ class JobStore:
                     status=status.value,
                     now=repr(now),
                     output=json.dumps(output),
-                    webhook_id=webhook.id,
-                    webhook=webhook.data,
+                    webhook_id=webhook.id if webhook else "",
+                    webhook=webhook.data if webhook else "",
                     delivery=receipt.delivery,
                     retry_in_ms=-1 if retry_in_ms is None else retry_in_ms,
                     ttl=ttl_seconds,

@@ -204,3 +204,46 @@ def test_the_broker_keeps_its_keys_where_keys_py_says(broker: QueueBroker, redis
     broker.enqueue(dramatiq.Message(queue_name="test", actor_name="x", args=(), kwargs={}, options={}), delay=60_000)
     names = {key.decode() for key in redis_client.keys("*")}
     assert names and all(re.fullmatch(r"fs:queue:test:[a-z-]+", name) for name in names), names
+
+
+def _take(consumer, count: int) -> list[LeasedMessage]:
+    taken: list[LeasedMessage] = []
+    while len(taken) < count:
+        message = next(consumer)
+        if message is not None:
+            taken.append(message)
+    return taken
+
+
+def test_under_a_backlog_a_busy_consumer_fetches_in_batches_of_half_its_prefetch(broker: QueueBroker) -> None:
+    dramatiq.actor(lambda n: None, broker=broker, actor_name="noop", queue_name="test", max_retries=0)
+    for n in range(20):
+        broker.enqueue(broker.get_actor("noop").message(n))
+    consumer = broker.consume("test", prefetch=8, timeout=50)
+    try:
+        held = _take(consumer, 8)
+        assert broker.store.counts("test").ready == 12  # a backlog left behind
+        consumer.ack(held.pop())
+        assert next(consumer) is None  # one done, seven in hand: no round trip for one message
+        assert broker.store.counts("test").ready == 12
+        for message in held[:3]:
+            consumer.ack(message)
+        assert len(_take(consumer, 4)) == 4  # half its prefetch done: a batch of four
+        assert broker.store.counts("test").ready == 8
+    finally:
+        consumer.close()
+
+
+def test_without_a_backlog_a_consumer_fetches_a_message_as_soon_as_it_has_room(broker: QueueBroker) -> None:
+    dramatiq.actor(lambda n: None, broker=broker, actor_name="noop", queue_name="test", max_retries=0)
+    for n in range(8):
+        broker.enqueue(broker.get_actor("noop").message(n))
+    consumer = broker.consume("test", prefetch=8, timeout=50)
+    try:
+        held = _take(consumer, 8)
+        broker.enqueue(broker.get_actor("noop").message(8))
+        consumer.ack(held.pop())
+        [late] = _take(consumer, 1)
+        assert late.args == (8,)
+    finally:
+        consumer.close()

@@ -13,10 +13,11 @@ import secrets
 from collections.abc import Callable
 from dataclasses import replace
 
+import dramatiq
 import redis
 
 from app.services.jobs import JOB_ID_BYTES, JobRequest
-from app.services.messages import run_job_message
+from app.services.messages import is_quick_message, run_job_message
 from app.storage.job_records import encode_input, encode_state
 from app.storage.jobs import JobStore
 from app.wiring import Services
@@ -36,6 +37,7 @@ def store_jobs(
     fields of job ``i`` to change (say ``created_at``, ``algorithm``)."""
     prepared = services.jobs.prepare(request, owner, None)
     template = prepared.job
+    quick = is_quick_message(dramatiq.Message.decode(prepared.message.data))  # as the API says it
     store: JobStore = services.jobs._store  # the bench mirrors JobStore.create, pipelined
     ids: list[str] = []
     for first in range(0, count, BATCH):
@@ -46,7 +48,7 @@ def store_jobs(
             if "created_at" in changes:
                 changes.setdefault("expires_at", changes["created_at"] + template.expires_at - template.created_at)
             job = replace(template, job_id=job_id, **changes)
-            message = run_job_message(job_id, prepared.message.priority, prepared.message.delay_ms)
+            message = run_job_message(job_id, prepared.message.priority, prepared.message.delay_ms, quick)
             store._create(  # what JobStore.create sends (no Idempotency-Key)
                 store._keys_of(job_id, message.queue),
                 store._args(

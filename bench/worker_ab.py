@@ -35,6 +35,9 @@ from support import ProcessGroup, wait_until  # noqa: E402
 from app.infra.embedded_redis import EmbeddedRedis, free_port  # noqa: E402
 
 THREADS = 8
+#: Both sides at each: as many as the threads (the default before 2026-11-30), and twice (Dramatiq's
+#: default, and the platform's since).
+PREFETCHES = (THREADS, 2 * THREADS)
 POLL_SECONDS = 0.2  # a bench's pace for "are they all done yet": cheap beside the worker's work
 
 
@@ -137,13 +140,13 @@ def main() -> None:
     sides = {"before": arguments.before.resolve(), "after": arguments.after.resolve()}
     samples: dict[tuple[str, int], list[float]] = {}
     for _ in range(arguments.repeat):
-        for prefetch in (0, 2 * THREADS):
+        for prefetch in PREFETCHES:
             for side, checkout in sides.items():
                 rate = measure(checkout, arguments.jobs, prefetch)
                 samples.setdefault((side, prefetch), []).append(rate)
                 print(f"{side} WORKER_PREFETCH={prefetch}: {rate:,.0f} jobs/s", flush=True)
     print(f"\nworker throughput, {arguments.jobs} small PrimeChecker jobs, 1 process × {THREADS} threads (jobs/s)")
-    for prefetch in (0, 2 * THREADS):
+    for prefetch in PREFETCHES:
         before, after = samples[("before", prefetch)], samples[("after", prefetch)]
         ratio = statistics.median(after) / statistics.median(before)
         print(

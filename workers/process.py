@@ -141,8 +141,10 @@ def start_worker(
     registry = WorkerRegistry(client, Keys(config.redis_namespace))
     broker.add_middleware(Registration(registry, description, running, config.worker_lease_seconds))
     worker = dramatiq.Worker(broker, queues={ROLES[role]}, worker_threads=threads, worker_timeout=config.worker_poll_ms)
-    # Dramatiq's default (twice the threads) would keep jobs waiting in a busy worker while another idles.
-    worker.queue_prefetch = (config.worker_prefetch or threads) if role == "jobs" else threads
+    # Dramatiq's default, twice the threads, so that threads never wait for the next fetch; a job
+    # that needs an algorithm process is taken only with one free (``workers.admission``) whatever
+    # the prefetch, so only quick jobs wait in a busy worker, behind a few milliseconds of others.
+    worker.queue_prefetch = (config.worker_prefetch or 2 * threads) if role == "jobs" else threads
     broker.emit_after("process_boot")
     worker.start()
     return worker

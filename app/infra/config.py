@@ -165,7 +165,7 @@ class Config:
             if value <= 0:
                 raise ConfigError(f"{name.upper()} must be positive, got {value!r}")
         if self.worker_prefetch and self.worker_prefetch < self.worker_threads:
-            raise ConfigError("WORKER_PREFETCH must be 0 (as many as WORKER_THREADS) or at least WORKER_THREADS")
+            raise ConfigError("WORKER_PREFETCH must be 0 (twice WORKER_THREADS) or at least WORKER_THREADS")
         if self.webhook_worker_processes < 0:
             raise ConfigError("WEBHOOK_WORKER_PROCESSES must be 0 or more")
         if any(d < 0 for d in self.webhook_retry_delays):

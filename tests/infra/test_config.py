@@ -23,7 +23,7 @@ def config_from(monkeypatch: pytest.MonkeyPatch) -> Callable[[dict[str, str]], C
     return read
 
 
-def test_worker_prefetch_is_zero_for_as_many_as_the_threads_or_at_least_the_threads(
+def test_worker_prefetch_is_zero_for_the_default_or_at_least_the_threads(
     config_from: Callable[[dict[str, str]], Config],
 ) -> None:
     assert config_from(REDIS).worker_prefetch == 0

@@ -252,7 +252,7 @@ def test_the_pool_size_is_a_setting_defaulting_to_the_cpu_count(
         Config.from_env()
 
 
-@pytest.mark.parametrize(("prefetch", "expected"), [(0, 2), (4, 4)])
+@pytest.mark.parametrize(("prefetch", "expected"), [(0, 4), (2, 2), (4, 4)])  # 0: twice the threads
 def test_a_worker_takes_jobs_ahead_of_its_threads_as_configured(config: Config, prefetch: int, expected: int) -> None:
     worker = start_worker(dataclasses.replace(config, worker_prefetch=prefetch), threads=2)
     try:

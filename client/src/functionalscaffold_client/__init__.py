@@ -13,10 +13,10 @@ with ``fields``, ``RateLimited`` with ``retry_after``...), each with the ``reque
 raise the same ones.
 """
 
+from typing import TYPE_CHECKING
+
 from functionalscaffold_client._calls import job_body
 from functionalscaffold_client._version import __version__
-from functionalscaffold_client.async_client import AsyncClient
-from functionalscaffold_client.client import Client
 from functionalscaffold_client.errors import (
     AlgorithmError,
     AlgorithmNotFound,
@@ -56,6 +56,26 @@ from functionalscaffold_client.models import (
     WebhookAttempt,
 )
 from functionalscaffold_client.webhooks import verify_webhook
+
+if TYPE_CHECKING:
+    from functionalscaffold_client.async_client import AsyncClient
+    from functionalscaffold_client.client import Client
+
+
+def __getattr__(name: str) -> object:
+    """``Client`` and ``AsyncClient`` import httpx when first asked for: a program that needs only
+    the errors, models, webhook verification or ``retry_after`` (the server's workers) never pays
+    for it (~100 ms at start)."""
+    if name == "Client":
+        from functionalscaffold_client.client import Client
+
+        return Client
+    if name == "AsyncClient":
+        from functionalscaffold_client.async_client import AsyncClient
+
+        return AsyncClient
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "Algorithm",

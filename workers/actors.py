@@ -92,7 +92,7 @@ def declare_job_actor(
                 admission.turn_away()
                 broker.give_back(message)  # still pending, first in line: for the first worker with a process free
                 return
-            with admission.admitted(quick=quick):
+            with admission.admitted(quick=reservation is None):  # no process held: quick, said or found
                 _run(job_id, message, receipt, reservation or executor)
         except StorageUnavailable:
             log.warning("job %s: Redis is not answering; it runs again when its lease runs out", job_id)

@@ -1,4 +1,4 @@
-"""Admission: how many job messages a worker takes, so that it holds no job it cannot start at once.
+"""Admission: how many job messages a worker takes, so that it holds no job needing a process it cannot start.
 
 A job worker has more threads than algorithm processes so that quick runs (``Algorithm.is_quick``)
 go on in its threads beside busy processes. Taking as many jobs as it has threads would make those
@@ -9,14 +9,15 @@ a quick one: a job that needs a process then goes back to the queue at once, at 
 priority (``QueueBroker.give_back``), still ``pending``, for whichever worker frees a process first,
 and this worker takes no more until one of its own processes is freed.
 
-While the jobs it takes are quick (their run messages say so: ``messages.is_quick_message``), the
-queue is most likely a run of quick jobs, and one job per free process would starve its threads:
-the consumer then takes as many as its prefetch allows. The first job that needs a process ends
-that: those taken with it beyond the free processes go back to the queue as above.
+After ``QUICK_RUN`` quick jobs in a row (their run messages say so: ``messages.is_quick_message``)
+the queue is most likely a run of quick jobs, and one job per free process would starve the
+threads: the consumer then takes as many as its prefetch allows. The first job that needs a
+process ends the run: those taken with it beyond the free processes go back to the queue as above,
+and a new run needs ``QUICK_RUN`` quick jobs again (in a mixed queue, rarely).
 
 Cost: that look (a fetch, a read of the job, the give-back: three round trips) happens at most once
-per process freed, and only while every process of the worker is busy; after a run of quick jobs,
-at most a prefetch's worth of give-backs.
+per process freed, and only while every process of the worker is busy; when a run of quick jobs
+ends, at most a prefetch's worth of give-backs.
 """
 
 from __future__ import annotations
@@ -27,8 +28,10 @@ from collections.abc import Callable, Iterator
 
 from workers.executor import ProcessExecutor
 
-#: The room while the jobs taken are quick: no limit of ours (the consumer's prefetch bounds it).
+#: The room during a run of quick jobs: no limit of ours (the consumer's prefetch bounds it).
 UNLIMITED = 1 << 30
+#: Quick jobs decided in a row (none needing a process between) that make a run.
+QUICK_RUN = 8
 
 
 class Admission:
@@ -41,14 +44,14 @@ class Admission:
         self._lock = threading.Lock()
         self._admitted = 0  # jobs past their decision: holding a process, or quick in a thread
         self._turned_away_at: int | None = None  # ``executor.freed()`` when a job last found no process
-        self._quick_run = False  # the last job decided was quick
+        self._quick_in_a_row = 0  # jobs decided quick since the last that needed a process
 
     def room(self, held: int) -> int:
         """How many more job messages a consumer holding ``held`` may fetch now."""
         with self._lock:
             undecided = held - self._admitted
             turned_away = self._turned_away_at == self._executor.freed()
-            quick_run = self._quick_run
+            quick_run = self._quick_in_a_row >= QUICK_RUN
         if quick_run and not turned_away:
             return UNLIMITED
         free = self._executor.free()
@@ -61,9 +64,9 @@ class Admission:
         """A job that runs here (on its reserved process, or ``quick`` in this thread) while inside."""
         with self._lock:
             self._admitted += 1
-            self._quick_run = quick
-        self._on_admitted()
+            self._quick_in_a_row = self._quick_in_a_row + 1 if quick else 0
         try:
+            self._on_admitted()
             yield
         finally:
             with self._lock:
@@ -73,4 +76,4 @@ class Admission:
         """A job that needs a process found none free: take no more until a process is freed."""
         with self._lock:
             self._turned_away_at = self._executor.freed()
-            self._quick_run = False
+            self._quick_in_a_row = 0

@@ -10,13 +10,15 @@ What this module adds:
   message held in a worker's memory until its time. A message's ``priority`` option (0-9, 9 first)
   orders the queue.
 - A consumer fetches at most as many messages as it has room for (its prefetch, and the limit a
-  worker may set with ``limit_fetching``: a job worker takes no job it cannot start at once),
+  worker may set with ``limit_fetching``: a job worker takes no job needing a process it cannot start),
   leases them, and renews the leases of those it holds, from its own thread, every third of the
   lease. Idle, it waits for a wake-up published on its queue or for the moment its last fetch said
   something becomes due (a due time, a lease end), whichever comes first; busy, it waits until a
   thread acknowledges a message. While the queue has a backlog (its last fetch left messages
-  deliverable), a consumer whose threads still have work in hand fetches in batches of at least
-  half its prefetch: one round trip per few messages rather than one per message acknowledged.
+  deliverable), a consumer of a worker that said how many threads it has (``fetch_in_batches``)
+  and holds more messages than that waits before fetching: its threads all have work, and the
+  next fetch brings ``prefetch - threads`` messages in one round trip rather than one per message
+  acknowledged.
   Redis being down is logged once per outage (``storage.redis.OUTAGE``), not per fetch.
 - ``ack`` deletes the message unless a script already settled it (``LeasedMessage.settled``: the
   job and webhook scripts acknowledge or reschedule a message in the same step as they record an
@@ -134,7 +136,8 @@ class QueueConsumer(dramatiq.Consumer):
         self._wakeup = broker.wakeups.register(queue_name)
         self._fetch_at = 0.0  # monotonic time at which to fetch even without a wake-up
         self._backlog = False  # the last fetch left messages deliverable
-        self._batch = max(1, prefetch // 2)  # the least a consumer with work in hand fetches under a backlog
+        #: Under a backlog, fetch only once holding no more than this (every thread still has work).
+        self._hold_before_fetching = broker.batch_threads if broker.batch_threads else prefetch
         self._renew_at = time.monotonic() + self._lease_ms / 3000
 
     def __next__(self) -> LeasedMessage | None:
@@ -148,8 +151,8 @@ class QueueConsumer(dramatiq.Consumer):
             self._room.clear()  # before counting: room made meanwhile wakes the wait below
             held = len(self._held)
         room = self.prefetch - held
-        if self._backlog and held > 0 and room < self._batch:
-            self._room.wait(self.timeout)  # its threads have work: fetch when a batch's worth is done
+        if self._backlog and held > self._hold_before_fetching:
+            self._room.wait(self.timeout)  # every thread has work: fetch a batch once one is free
             return None
         if self.broker.fetch_limit is not None:
             room = min(room, self.broker.fetch_limit(held))
@@ -259,6 +262,8 @@ class QueueBroker(dramatiq.Broker):
         self.stopping = threading.Event()
         #: How many more messages a consumer holding so many may fetch now (``limit_fetching``).
         self.fetch_limit: Callable[[int], int] | None = None
+        #: The worker's threads, when it fetches in batches under a backlog (``fetch_in_batches``).
+        self.batch_threads = 0
         self._consumers: set[QueueConsumer] = set()
         self._consumers_lock = threading.Lock()
         self.add_middleware(StopFetching())
@@ -275,6 +280,11 @@ class QueueBroker(dramatiq.Broker):
         asks before each fetch, and again whenever it acknowledges a message or ``limit_changed``
         is called)."""
         self.fetch_limit = limit
+
+    def fetch_in_batches(self, threads: int) -> None:
+        """Under a backlog, consumers created after this fetch only when holding no more messages
+        than ``threads`` (the worker's): one round trip brings ``prefetch - threads`` of them."""
+        self.batch_threads = threads
 
     def limit_changed(self) -> None:
         """The fetch limit may allow more now: consumers waiting for room look again."""

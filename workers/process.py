@@ -141,10 +141,11 @@ def start_worker(
     registry = WorkerRegistry(client, Keys(config.redis_namespace))
     broker.add_middleware(Registration(registry, description, running, config.worker_lease_seconds))
     worker = dramatiq.Worker(broker, queues={ROLES[role]}, worker_threads=threads, worker_timeout=config.worker_poll_ms)
-    # Dramatiq's default, twice the threads, so that threads never wait for the next fetch; a job
-    # that needs an algorithm process is taken only with one free (``workers.admission``) whatever
-    # the prefetch, so only quick jobs wait in a busy worker, behind a few milliseconds of others.
+    # Dramatiq's default, twice the threads, so that threads never wait for the next fetch; jobs
+    # that need an algorithm process are taken one per free process (``workers.admission``) whatever
+    # the prefetch, so what waits in a busy worker is quick jobs, behind a few milliseconds of others.
     worker.queue_prefetch = (config.worker_prefetch or 2 * threads) if role == "jobs" else threads
+    broker.fetch_in_batches(threads)
     broker.emit_after("process_boot")
     worker.start()
     return worker

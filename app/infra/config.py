@@ -90,9 +90,9 @@ class Config:
     #: outside its threads (runs declared quick stay in the threads); more wait for a free one.
     #: Started when runs need them, from a forkserver; at most ``worker_threads`` are used.
     worker_algorithm_processes: int = field(default_factory=_cpu_count)
-    #: Jobs a worker process holds at once, running or about to (0: as many as its threads, so that
-    #: no job waits behind a busy worker while another is idle). More fetches short jobs in bigger
-    #: batches (Dramatiq's own default is twice the threads).
+    #: Jobs a worker process holds at once, running or about to (0: twice its threads, Dramatiq's
+    #: default, so that its threads never wait for a fetch). Jobs that need an algorithm process are
+    #: taken only one per free process whatever this is (``workers.admission``).
     worker_prefetch: int = 0
     #: Processes and threads that deliver webhooks, apart from those that run algorithms.
     webhook_worker_processes: int = 1

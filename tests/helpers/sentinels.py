@@ -172,9 +172,14 @@ class Sentinels:
         node promoted. After ``attempts`` probes the test fails, with what each node said.
         """
         for _ in range(attempts):
-            replica_node, master_node = self.replica(), self.master()
-            token, replica = str(time.monotonic()), replica_node.client()
-            master_node.client().set("sentinels-test:lag-probe", token)
+            token = str(time.monotonic())
+            master_node = wait_until(
+                lambda: self._write_probe(token),  # noqa: B023 (called at once)
+                timeout=wait_seconds,
+                interval=0.05,
+                message="a master that takes the probe",
+            )
+            replica = next(node for node in self.data if node is not master_node).client()
             began = time.monotonic()
             while time.monotonic() - began < wait_seconds:
                 with contextlib.suppress(redis.RedisError):
@@ -182,6 +187,15 @@ class Sentinels:
                         return time.monotonic() - began
                 time.sleep(0.001)
         raise AssertionError(f"no probe reached the replica in {attempts} tries: {self.describe()}")
+
+    def _write_probe(self, token: str) -> Node | None:
+        """The master the sentinels name, once it took the probe; None if it refused (demoted, gone)."""
+        master_node = self.master()
+        try:
+            master_node.client().set("sentinels-test:lag-probe", token)
+        except redis.RedisError:
+            return None
+        return master_node
 
     def describe(self) -> str:
         """What each data node says of its replication, and whom each sentinel names master."""

@@ -6,7 +6,7 @@ import contextlib
 
 import pytest
 
-from workers.admission import UNLIMITED, Admission
+from workers.admission import QUICK_RUN, UNLIMITED, Admission
 
 
 class _Pool:
@@ -54,24 +54,31 @@ def test_a_job_turned_away_stops_the_looks_until_a_process_is_freed() -> None:
     assert admission.room(held=0) == 1
 
 
-def test_while_the_jobs_taken_are_quick_the_prefetch_alone_bounds_the_room() -> None:
-    pool = _Pool(free=0)
-    admission = Admission(pool)  # type: ignore[arg-type]
-    with admission.admitted(quick=True):
-        pass
-    assert admission.room(held=5) == UNLIMITED  # a run of quick jobs: every thread may have one
-    with admission.admitted(quick=False):  # a job that holds a process ends the run
-        pass
+def _decide(admission: Admission, quick: bool, times: int = 1) -> None:
+    for _ in range(times):
+        with admission.admitted(quick=quick):
+            pass
+
+
+def test_during_a_run_of_quick_jobs_the_prefetch_alone_bounds_the_room() -> None:
+    admission = Admission(_Pool(free=0))  # type: ignore[arg-type]
+    _decide(admission, quick=True, times=QUICK_RUN - 1)
+    assert admission.room(held=0) == 1  # not yet a run: one look at a time
+    _decide(admission, quick=True)
+    assert admission.room(held=5) == UNLIMITED  # a run of quick jobs: as many as the prefetch allows
+    _decide(admission, quick=False)  # a job that holds a process ends the run
     assert admission.room(held=0) == 1
 
 
-def test_a_job_turned_away_ends_a_run_of_quick_jobs() -> None:
+def test_a_job_turned_away_ends_a_run_of_quick_jobs_until_another_whole_run() -> None:
     pool = _Pool(free=0)
     admission = Admission(pool)  # type: ignore[arg-type]
-    with admission.admitted(quick=True):
-        pass
+    _decide(admission, quick=True, times=QUICK_RUN)
     admission.turn_away()
     assert admission.room(held=0) == 0
+    _decide(admission, quick=True)  # one taken in the same batch, decided after
+    pool.freed_count += 1
+    assert admission.room(held=0) == 1  # a process freed: one look, not a prefetch's worth
 
 
 def test_deciding_a_job_tells_the_consumer_to_look_again() -> None:

@@ -207,28 +207,34 @@ def test_the_broker_keeps_its_keys_where_keys_py_says(broker: QueueBroker, redis
 
 
 def _take(consumer, count: int) -> list[LeasedMessage]:
+    """The next ``count`` messages the consumer delivers (it answers None while it waits)."""
     taken: list[LeasedMessage] = []
-    while len(taken) < count:
+
+    def more() -> bool:
         message = next(consumer)
         if message is not None:
             taken.append(message)
+        return len(taken) >= count
+
+    wait_until(more, timeout=10, interval=0, message=f"{count} messages")
     return taken
 
 
-def test_under_a_backlog_a_busy_consumer_fetches_in_batches_of_half_its_prefetch(broker: QueueBroker) -> None:
+def test_under_a_backlog_a_consumer_whose_threads_all_have_work_fetches_in_batches(broker: QueueBroker) -> None:
     dramatiq.actor(lambda n: None, broker=broker, actor_name="noop", queue_name="test", max_retries=0)
     for n in range(20):
         broker.enqueue(broker.get_actor("noop").message(n))
+    broker.fetch_in_batches(threads=4)
     consumer = broker.consume("test", prefetch=8, timeout=50)
     try:
         held = _take(consumer, 8)
         assert broker.store.counts("test").ready == 12  # a backlog left behind
         consumer.ack(held.pop())
-        assert next(consumer) is None  # one done, seven in hand: no round trip for one message
+        assert next(consumer) is None  # seven in hand for four threads: no round trip for one message
         assert broker.store.counts("test").ready == 12
         for message in held[:3]:
             consumer.ack(message)
-        assert len(_take(consumer, 4)) == 4  # half its prefetch done: a batch of four
+        assert len(_take(consumer, 4)) == 4  # four in hand: a thread may be free, a batch of four
         assert broker.store.counts("test").ready == 8
     finally:
         consumer.close()
@@ -246,4 +252,22 @@ def test_without_a_backlog_a_consumer_fetches_a_message_as_soon_as_it_has_room(b
         [late] = _take(consumer, 1)
         assert late.args == (8,)
     finally:
+        consumer.close()
+
+
+def test_a_consumer_waiting_for_room_looks_again_when_the_limit_changes(broker: QueueBroker) -> None:
+    dramatiq.actor(lambda n: None, broker=broker, actor_name="noop", queue_name="test", max_retries=0)
+    broker.enqueue(broker.get_actor("noop").message(0))
+    room = threading.Event()
+    broker.limit_fetching(lambda held: 1 if room.is_set() else 0)
+    consumer = broker.consume("test", prefetch=8, timeout=30_000)  # a wait for room lasts up to 30 s
+    opener = threading.Timer(0.2, lambda: (room.set(), broker.limit_changed()))
+    try:
+        began = time.monotonic()
+        opener.start()
+        [message] = _take(consumer, 1)  # no room: it waits, until told the limit changed
+        assert time.monotonic() - began < 15  # woken, not timed out
+        assert message.args == (0,)
+    finally:
+        opener.cancel()
         consumer.close()

@@ -1,8 +1,9 @@
 """The messages that carry work to the workers: a job's run, and its webhook's delivery.
 
 They are Dramatiq messages, put on the broker's queues by the scripts that create and finish jobs
-(``app.storage``), and run by the actors of ``workers.actors``. Queue names, actor names and
-message ids are wire formats between web and worker versions: change them on purpose.
+(``app.storage``), and run by the actors of ``workers.actors``. Queue names, actor names, message
+ids and the run message's ``quick`` option are wire formats between web and worker versions:
+change them on purpose (a worker reads a run message without ``quick`` as "not said": it asks).
 """
 
 from __future__ import annotations
@@ -45,7 +46,8 @@ def _encode(queue: str, actor: str, args: tuple, message_id: str, priority: int,
 def run_job_message(
     job_id: str, priority: int = DEFAULT_PRIORITY, delay_ms: int = 0, quick: bool = False
 ) -> QueuedMessage:
-    """The message that runs a job. Its id is the job's: a job has one run message at a time."""
+    """The message that runs a job. Its id is the job's: a job has one run message at a time.
+    ``quick``: the job's ``Algorithm.is_quick`` said yes (``QUICK_OPTION``)."""
     data = _encode(JOBS_QUEUE, RUN_JOB_ACTOR, (job_id,), job_id, priority, quick)
     return QueuedMessage(JOBS_QUEUE, job_id, data, priority, delay_ms)
 

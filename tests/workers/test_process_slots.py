@@ -186,7 +186,8 @@ def test_jobs_waiting_behind_a_stopping_worker_run_on_a_new_worker(
 
         stopper.start()  # graceful: the running job may finish; the first worker takes no more
         wait_until(lambda: first.broker.fetching_stopped, message="the first worker to stop fetching")
-        assert _in_queue(services, ready=2, leased=1)
+        # A look begun just before (a fetch, then the give-back) may still be on its way back.
+        wait_until(lambda: _in_queue(services, ready=2, leased=1), message="both waiting jobs in the queue")
         assert [(_job(client, j)["status"], _job(client, j)["attempts"]) for j in waiting] == [("pending", 0)] * 2
         assert _job(client, blocker)["status"] == "running"
 

@@ -207,6 +207,7 @@ class RunService:
             retry_in_ms=None if retry_in is None else round(retry_in * 1000),
             ttl_seconds=self._ttl_seconds,
             attempt=attempt,
+            worker_host=self.host,
         )
         if not recorded:
             log.info(

@@ -409,18 +409,22 @@ FINISH_SIGNATURE = Signature(
         "retry_in_ms",
         "ttl",
         "entry",
+        "worker_host",
     ),
 )
 # This attempt of a running job ended. With retry_in_ms >= 0 (a failed run to retry), the job is
 # scheduled again: its attempt joins the history and its run message goes back to the queue, due
 # then (the job lives at least a ttl after that). Otherwise it is completed|failed|cancelled and
 # its run message acknowledged. A later attempt, or a job no longer running, is left alone: status
-# never moves backwards and a final state is written once. Returns 1 when recorded.
+# never moves backwards and a final state is written once. Returns 1 when recorded, 2 when this
+# very outcome of this run (same attempt, status and worker host) was recorded before (a try whose
+# answer a broken connection lost, sent again), 0 otherwise.
 FINISH = """
 local jk, id = K.job, A.id
-local status, attempts = unpack(redis.call('HMGET', jk.state, 'status', 'attempts'))
+local status, attempts, host = unpack(redis.call('HMGET', jk.state, 'status', 'attempts', 'worker_host'))
 if status ~= 'running' or attempts ~= A.attempt then
   q_ack(K.jobs, id, A.delivery)
+  if status == A.status and attempts == A.attempt and (host or '') == A.worker_host then return 2 end
   return 0
 end
 local retry_in = tonumber(A.retry_in_ms)

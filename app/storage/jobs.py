@@ -224,11 +224,14 @@ class JobStore:
         retry_in_ms: int | None = None,
         ttl_seconds: int = 0,
         attempt: Attempt | None = None,
+        worker_host: str = "",
     ) -> bool:
         """Record the outcome of this attempt of a running job, in one step with its run message:
         final (message acknowledged, ``webhook`` queued: None for a job without one), or with
         ``retry_in_ms``, scheduled again (``attempt`` kept in its history, message due then, the job
-        kept ``ttl_seconds`` beyond). False when the job had moved on (nothing recorded)."""
+        kept ``ttl_seconds`` beyond). False when the job had moved on (nothing recorded); True also
+        when this run on ``worker_host`` had recorded this outcome already (a try whose answer was
+        lost, sent again: its outcome is counted once, by whoever sees True)."""
         if error is None:
             output: dict[str, Any] = {"result": result, "metadata": metadata}
         else:
@@ -248,6 +251,7 @@ class JobStore:
                     retry_in_ms=-1 if retry_in_ms is None else retry_in_ms,
                     ttl=ttl_seconds,
                     entry=json.dumps(asdict(attempt)) if attempt is not None else "",
+                    worker_host=short(worker_host),
                 ),
             )
         )

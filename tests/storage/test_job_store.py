@@ -218,3 +218,14 @@ def test_a_run_given_back_leaves_the_job_pending_at_the_front_of_the_queue(
     job = store.get("aaaaaaaaaaa1")
     assert (job.status, job.attempts, job.started_at) == (JobStatus.PENDING, 0, None)
     assert [d.id for d in queues.fetch("jobs", 2, 10_000).deliveries] == ["aaaaaaaaaaa1", "aaaaaaaaaaa2"]
+
+
+def test_the_same_outcome_of_the_same_run_sent_again_counts_as_recorded(store: JobStore) -> None:
+    """A finish whose answer a broken connection lost is sent again: it was recorded, once."""
+    _create(store, _job(), ttl_seconds=60)
+    _, running = start(store, "a1b2c3d4e5f6", NOW + 1, worker_host="worker1")
+    assert finish(store, running, JobStatus.COMPLETED, NOW + 2, result={"x": 1}, worker_host="worker1")
+    assert finish(store, running, JobStatus.COMPLETED, NOW + 3, result={"x": 1}, worker_host="worker1")
+    assert store.get("a1b2c3d4e5f6").completed_at == NOW + 2  # written once
+    assert not finish(store, running, JobStatus.COMPLETED, NOW + 3, result={"x": 1}, worker_host="worker2")
+    assert not finish(store, running, JobStatus.FAILED, NOW + 3, error="late", worker_host="worker1")

@@ -21,7 +21,11 @@ from dashboards import (
     open_tab,
 )
 from platforms import running_platform
-from playwright.sync_api import sync_playwright
+from playwright.sync_api import expect, sync_playwright
+
+#: How long an expectation waits for the page (Playwright's default is 5 s): a page's first fetches
+#: and render on a 2-core machine running the rest of the suite beside it took longer once in CI.
+EXPECT_SECONDS = 20
 
 
 @pytest.fixture(scope="session")
@@ -47,6 +51,7 @@ def browser() -> Iterator[Any]:
     executable = chromium_path()
     if executable is None:
         pytest.skip("no chromium to drive: apt-get install chromium (or set CHROMIUM_PATH)")
+    expect.set_options(timeout=EXPECT_SECONDS * 1000)
     with sync_playwright() as playwright:
         # --no-sandbox: CI runs as root, where chromium's sandbox refuses to start.
         browser = playwright.chromium.launch(executable_path=executable, args=["--no-sandbox"], headless=True)

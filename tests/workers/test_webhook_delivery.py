@@ -130,7 +130,8 @@ def test_redelivery_starts_a_new_series_with_the_same_webhook_id(
     _settled(client, job_id)
     response = client.post(f"/v1/jobs/{job_id}/webhook/redeliver")
     assert response.status_code == 202
-    assert response.get_json()["webhook"]["state"] == "pending"
+    # A new series waits for the webhook worker, which may already have delivered it by the time the job is read.
+    assert response.get_json()["webhook"]["state"] in ("pending", "delivered")
     wait_until(lambda: len(_webhook(client, job_id)["attempts"]) == 2, timeout=10, message="the redelivery")
     first, second = webhook_receiver.received
     assert first.headers["webhook-id"] == second.headers["webhook-id"]

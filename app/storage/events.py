@@ -59,4 +59,4 @@ class JobEventsChannel:
         Announcements made while not subscribed are lost: ``on_gap`` is called each time the
         subscription is (again) confirmed, so that streams look again for themselves.
         """
-        listen(self._client, self.channel, on_change, on_gap, stop, "job event announcements")
+        listen(self._client, [self.channel], lambda _, data: on_change(data), on_gap, stop, "job event announcements")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 import redis
 
@@ -25,24 +25,24 @@ class FinishedJobsChannel:
         Announcements made while not subscribed are lost: ``on_gap`` is called each time the
         subscription is (again) confirmed, so that listeners look again for themselves.
         """
-        listen(self._client, self._channel, on_finished, on_gap, stop, "job announcements")
+        listen(self._client, [self._channel], lambda _, data: on_finished(data), on_gap, stop, "job announcements")
 
 
 def listen(
     client: redis.Redis,
-    channel: str,
-    on_message: Callable[[str], None],
+    channels: Iterable[str],
+    on_message: Callable[[str, str], None],
     on_gap: Callable[[], None],
     stop: threading.Event,
     what: str,
 ) -> None:
-    """Call ``on_message(data)`` for each message on ``channel`` until ``stop`` is set, subscribing
+    """Call ``on_message(channel, data)`` for each message on ``channels`` until ``stop`` is set, subscribing
     again after any failure (``on_gap`` each time the subscription is confirmed: what was published
     meanwhile is lost); ``what`` names the messages in the log."""
     while not stop.is_set():
         pubsub = client.pubsub()
         try:
-            pubsub.subscribe(channel)
+            pubsub.subscribe(*channels)
             while not stop.is_set():
                 message = pubsub.get_message(timeout=0.5)
                 if message is None:
@@ -50,7 +50,7 @@ def listen(
                 if message["type"] == "subscribe":
                     on_gap()
                 elif message["type"] == "message":
-                    on_message(message["data"].decode())
+                    on_message(message["channel"].decode(), message["data"].decode())
         except UNAVAILABLE as exc:
             OUTAGE.failed(exc, url_of(client))
             stop.wait(0.5)

@@ -36,7 +36,8 @@ from dataclasses import dataclass
 import redis
 
 from app.storage.keys import Keys, QueueKeys
-from app.storage.redis import OUTAGE, UNAVAILABLE, translate_errors, url_of
+from app.storage.notifications import listen
+from app.storage.redis import translate_errors
 from app.storage.scripts import NamedScript, Signature, group
 
 log = logging.getLogger(__name__)
@@ -359,24 +360,5 @@ class QueueStore:
         Wake-ups published while not subscribed are lost: ``on_gap`` is called each time the
         subscription is (again) confirmed, so that consumers look for themselves.
         """
-        channels = {self.keys(queue).wakeup.encode(): queue for queue in queues}
-        while not stop.is_set():
-            pubsub = self._client.pubsub(ignore_subscribe_messages=False)
-            try:
-                pubsub.subscribe(*channels)
-                while not stop.is_set():
-                    message = pubsub.get_message(timeout=0.5)
-                    if message is None:
-                        continue
-                    if message["type"] == "subscribe":
-                        on_gap()
-                    elif message["type"] == "message":
-                        on_wake(channels[message["channel"]])
-            except UNAVAILABLE as exc:
-                OUTAGE.failed(exc, url_of(self._client))
-                stop.wait(0.5)
-            except Exception:
-                log.exception("queue wake-ups failed; listening again")
-                stop.wait(0.5)
-            finally:
-                pubsub.close()
+        channels = {self.keys(queue).wakeup: queue for queue in queues}
+        listen(self._client, channels, lambda channel, _: on_wake(channels[channel]), on_gap, stop, "queue wake-ups")
